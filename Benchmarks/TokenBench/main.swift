@@ -1,0 +1,124 @@
+import AuthStackCore
+import Crypto
+import Foundation
+import JWTKit
+
+// token-bench: cost of verifying one AuthStack access token, next to jwt-kit and the bare HMAC.
+//
+// Run in a release build (the numbers in docs/benchmarks.md come from exactly this):
+//   swift build -c release --product token-bench && .build/release/token-bench
+// Each measurement runs `rounds` rounds of `iterations` calls after a warm-up and reports the median and the best
+// round in nanoseconds per call. Nothing here is asserted: speed targets live in docs, not in `swift test`.
+
+/// Prevents the optimiser from discarding the measured work.
+nonisolated(unsafe) var sink: Double = 0
+
+struct Measurement {
+    let name: String
+    let nanosecondsPerCall: [Double]
+    var median: Double { nanosecondsPerCall.sorted()[nanosecondsPerCall.count / 2] }
+    var best: Double { nanosecondsPerCall.min()! }
+}
+
+func measure(_ name: String, iterations: Int, rounds: Int = 9, _ body: () -> Double) -> Measurement {
+    for _ in 0..<(iterations / 10) { sink += body() }
+    var results: [Double] = []
+    for _ in 0..<rounds {
+        let start = ContinuousClock.now
+        for _ in 0..<iterations { sink += body() }
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        results.append(nanoseconds / Double(iterations))
+    }
+    return Measurement(name: name, nanosecondsPerCall: results)
+}
+
+func measureAsync(_ name: String, iterations: Int, rounds: Int = 5, _ body: () async -> Double) async -> Measurement {
+    for _ in 0..<(iterations / 10) { sink += await body() }
+    var results: [Double] = []
+    for _ in 0..<rounds {
+        let start = ContinuousClock.now
+        for _ in 0..<iterations { sink += await body() }
+        let elapsed = ContinuousClock.now - start
+        let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        results.append(nanoseconds / Double(iterations))
+    }
+    return Measurement(name: name, nanosecondsPerCall: results)
+}
+
+// A realistic keyring (previous, current, next) and a token as identity issues it: UUID ids, 15-minute TTL.
+let now = Date()
+let keys = ["k-previous", "k-current", "k-next"].enumerated().map { index, kid in
+    KeyringKey(
+        kid: kid, secret: SecretBytes.random(count: 32), status: [KeyStatus.previous, .current, .next][index], createdAt: now,
+        activatedAt: index < 2 ? now : nil, retireAt: index == 0 ? now.addingTimeInterval(930) : nil
+    )
+}
+let keyring = try Keyring(version: 1, keys: keys)
+let signer = AccessTokenSigner()
+let claims = signer.claims(
+    subject: UUID().uuidString.lowercased(), username: "alice.example", sessionID: UUID().uuidString.lowercased(), now: now)
+let token = signer.sign(claims, with: keyring.signingKey)
+let verifier = AccessTokenVerifier(policy: TokenVerificationPolicy(audience: "notes"))
+let verificationKeys = keyring.verificationKeys
+let nowSeconds = now.timeIntervalSince1970
+_ = try verifier.verify(token, keys: verificationKeys, now: now)
+
+var results: [Measurement] = []
+
+results.append(
+    measure("AccessTokenVerifier.verify (String)", iterations: 200_000) {
+        (try? verifier.verify(token, keys: verificationKeys, now: now))?.expiresAt ?? 0
+    })
+
+let tokenBytes = Array(token.utf8)
+results.append(
+    measure("AccessTokenVerifier.verify (UTF-8 bytes)", iterations: 200_000) {
+        tokenBytes.withUnsafeBufferPointer { bytes in
+            (try? verifier.verify(utf8: bytes, keys: verificationKeys, now: nowSeconds).get())?.expiresAt ?? 0
+        }
+    })
+
+let signingInput = Array(token.utf8[..<token.utf8.lastIndex(of: UInt8(ascii: "."))!])
+results.append(
+    measure("HMAC-SHA256 over the signing input, pre-keyed state", iterations: 500_000) {
+        signingInput.withUnsafeBytes { Double(keyring.signingKey.authenticationCode(for: $0).withUnsafeBytes { $0[0] }) }
+    })
+
+let symmetricKey = SymmetricKey(data: keyring.signingKey.secret.bytes)
+results.append(
+    measure("HMAC-SHA256 over the signing input, keyed per call", iterations: 500_000) {
+        Double(HMAC<SHA256>.authenticationCode(for: signingInput, using: symmetricKey).withUnsafeBytes { $0[0] })
+    })
+
+results.append(
+    measure("AccessTokenSigner.sign (incl. jti from the CSPRNG)", iterations: 100_000) {
+        Double(signer.sign(signer.claims(subject: "u", username: "alice", sessionID: "s", now: now), with: keyring.signingKey).utf8.count)
+    })
+
+struct JWTKitPayload: JWTPayload {
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var sub: SubjectClaim
+    var exp: ExpirationClaim
+    func verify(using algorithm: some JWTAlgorithm) throws {
+        try exp.verifyNotExpired()
+        try aud.verifyIntendedAudience(includes: "notes")
+    }
+}
+let jwtKit = JWTKeyCollection()
+for key in keys {
+    await jwtKit.add(hmac: HMACKey(key: SymmetricKey(data: key.secret.bytes)), digestAlgorithm: .sha256, kid: JWKIdentifier(string: key.kid))
+}
+results.append(
+    await measureAsync("jwt-kit JWTKeyCollection.verify (reference)", iterations: 50_000) {
+        (try? await jwtKit.verify(token, as: JWTKitPayload.self))?.exp.value.timeIntervalSince1970 ?? 0
+    })
+
+print("token: \(token.utf8.count) bytes, keyring of \(keys.count) keys")
+print("| measurement | median ns/call | best round ns/call |")
+print("|---|---:|---:|")
+for result in results {
+    print("| \(result.name) | \(String(format: "%.0f", result.median)) | \(String(format: "%.0f", result.best)) |")
+}
+if sink == 42 { print(sink) }

@@ -1,0 +1,116 @@
+// swift-tools-version:6.1
+// AuthStack: a self-hosted JWT authentication stack (identity, notes, key service, authctl).
+
+import PackageDescription
+
+/// Settings every target shares: Swift 6 language mode (strict concurrency) plus the upcoming features Hummingbird uses.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "authstack",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "identity-service", targets: ["IdentityService"]),
+        .executable(name: "notes-service", targets: ["NotesService"]),
+        .executable(name: "key-service", targets: ["KeyService"]),
+        .executable(name: "authctl", targets: ["AuthCtl"]),
+        .executable(name: "token-bench", targets: ["TokenBench"]),
+        .library(name: "AuthStackCore", targets: ["AuthStackCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Test-only oracle: tokens must round-trip with an independent JOSE implementation.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+    ],
+    targets: [
+        // MARK: Shared library (no HTTP server): tokens, keyring model, problem details, password hashing.
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+        .target(
+            name: "AuthStackCore",
+            dependencies: [
+                "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Thin service support: middleware, health and metrics endpoints, configuration.
+        .target(
+            name: "AuthStackService",
+            dependencies: [
+                "AuthStackCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: The four programs.
+        .executableTarget(
+            name: "IdentityService",
+            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "NotesService",
+            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "KeyService",
+            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "AuthCtl",
+            dependencies: ["AuthStackCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Benchmarks (run in release builds; never timed in `swift test`).
+        .executableTarget(
+            name: "TokenBench",
+            dependencies: ["AuthStackCore", .product(name: "JWTKit", package: "jwt-kit")],
+            path: "Benchmarks/TokenBench",
+            swiftSettings: swiftSettings
+        ),
+        // MARK: Tests mirror the targets.
+        .testTarget(
+            name: "AuthStackCoreTests",
+            dependencies: ["AuthStackCore", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthStackServiceTests",
+            dependencies: [
+                "AuthStackService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceExecutablesTests",
+            dependencies: [
+                "AuthStackService", "IdentityService", "NotesService", "KeyService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

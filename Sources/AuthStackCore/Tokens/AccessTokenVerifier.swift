@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+
+/// Verifies AuthStack access tokens exactly as DESIGN.md §2 specifies; the one verifier every service uses.
+///
+/// Written by hand on swift-crypto's HMAC rather than on jwt-kit: jwt-kit's `JWTKeyCollection.verify` costs ≈ 30 µs
+/// per token here (an actor hop plus Foundation `JSONDecoder`), checks no claim by itself, and falls back to a default
+/// key for unknown kids (LESSONS.md). This path does no actor hop, no lock and no `JSONDecoder`; jwt-kit stays in the
+/// test suite as an independent oracle. Order of checks: structure, header, key, MAC (constant time), payload,
+/// issuer, audience, `iat`, `nbf`, and `exp` last, so that `expired` means "everything else was fine".
+public struct AccessTokenVerifier: Sendable {
+    /// The claim requirements of this verifier.
+    public let policy: TokenVerificationPolicy
+
+    /// A verifier for one service.
+    public init(policy: TokenVerificationPolicy) { self.policy = policy }
+
+    /// Verifies `token` against `keys` at time `now`; returns its claims or throws why it was rejected.
+    public func verify(_ token: String, keys: VerificationKeySet, now: Date) throws(TokenRejection) -> AccessTokenClaims {
+        var token = token
+        let seconds = now.timeIntervalSince1970
+        return try token.withUTF8 { verify(utf8: $0, keys: keys, now: seconds) }.get()
+    }
+
+    /// Verifies the UTF-8 bytes of a compact token at `now` (seconds since the epoch).
+    public func verify(utf8 token: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet, now: Double) -> Result<AccessTokenClaims, TokenRejection> {
+        Result { () throws(TokenRejection) -> AccessTokenClaims in
+            guard token.count <= policy.maximumLength else { throw .tooLong }
+            let segments = try CompactSegments(token)
+            let key = try Self.readHeader(segments.header, keys: keys)
+            try Self.checkSignature(segments, key: key)
+            let claims = try Self.readClaims(segments.payload)
+            try checkClaims(claims, now: now)
+            return claims
+        }
+    }
+
+    private func checkClaims(_ claims: AccessTokenClaims, now: Double) throws(TokenRejection) {
+        guard claims.issuer == policy.issuer else { throw .wrongIssuer }
+        guard claims.audience.contains(policy.audience) else { throw .wrongAudience }
+        guard claims.issuedAt <= now + policy.leeway else { throw .issuedInFuture }
+        if let notBefore = claims.notBefore, notBefore > now + policy.leeway { throw .notYetValid }
+        guard now < claims.expiresAt + policy.leeway else { throw .expired }
+    }
+
+    private static func checkSignature(_ segments: CompactSegments, key: HS256Key) throws(TokenRejection) {
+        // 32 bytes of HMAC-SHA256 encode to exactly 43 base64url characters.
+        guard segments.signature.count == 43 else { throw .badSignature }
+        let valid = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { signature -> Bool in
+            guard Base64URL.decode(segments.signature, into: signature) == 32 else { return false }
+            let mac = key.authenticationCode(for: UnsafeRawBufferPointer(segments.signingInput))
+            return mac.withUnsafeBytes { computed in ConstantTime.equals(computed, UnsafeRawBufferPointer(signature)) }
+        }
+        guard valid else { throw .badSignature }
+    }
+}
+
+/// The three segments of a JWS compact serialisation (RFC 7515 §7.1), split without copying.
+struct CompactSegments {
+    let header: UnsafeBufferPointer<UInt8>
+    let payload: UnsafeBufferPointer<UInt8>
+    let signature: UnsafeBufferPointer<UInt8>
+    /// `header.payload`: the bytes the MAC covers.
+    let signingInput: UnsafeBufferPointer<UInt8>
+
+    init(_ token: UnsafeBufferPointer<UInt8>) throws(TokenRejection) {
+        var first = -1
+        var second = -1
+        for index in 0..<token.count where token[index] == UInt8(ascii: ".") {
+            if first < 0 {
+                first = index
+            } else if second < 0 {
+                second = index
+            } else {
+                throw .malformed
+            }
+        }
+        guard first > 0, second > first + 1, second < token.count - 1 else { throw .malformed }
+        header = UnsafeBufferPointer(rebasing: token[0..<first])
+        payload = UnsafeBufferPointer(rebasing: token[(first + 1)..<second])
+        signature = UnsafeBufferPointer(rebasing: token[(second + 1)...])
+        signingInput = UnsafeBufferPointer(rebasing: token[0..<second])
+    }
+}

@@ -1,0 +1,67 @@
+import AuthStackCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension ProblemDetails {
+    /// The problem as an HTTP response: `application/problem+json`, `Cache-Control: no-store`, and `Retry-After`
+    /// when the problem carries one.
+    public func response(extraHeaders: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: ProblemDetails.mediaType, .cacheControl: "no-store"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        headers.append(contentsOf: extraHeaders)
+        return Response(
+            status: HTTPResponse.Status(code: status),
+            headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody()))
+        )
+    }
+
+    /// The problem for an error thrown anywhere below the middleware: our own problems pass through, Hummingbird's
+    /// `HTTPError`s (unknown route, body too large, …) map to their codes, anything else is a 500 whose detail says
+    /// nothing about the cause (the cause is logged instead).
+    public static func from(_ error: any Error) -> ProblemDetails {
+        switch error {
+        case let problem as ProblemDetails:
+            return problem
+        case let http as any HTTPResponseError:
+            return from(status: http.status)
+        default:
+            return ProblemDetails(.internalError, detail: "The server could not complete the request.")
+        }
+    }
+
+    /// The problem for a bare HTTP status.
+    public static func from(status: HTTPResponse.Status) -> ProblemDetails {
+        switch status.code {
+        case 404: ProblemDetails(.notFound, detail: "No resource at this path.")
+        case 405: ProblemDetails(.methodNotAllowed, detail: "This path does not accept that method.")
+        case 413: ProblemDetails(.payloadTooLarge, detail: "The request body exceeds the size limit.")
+        case 415: ProblemDetails(.unsupportedMediaType, detail: "Send the body as application/json.")
+        case 429: ProblemDetails(.rateLimited, detail: "Too many requests.", retryAfter: 1)
+        case 503: ProblemDetails(.serviceUnavailable, detail: "The service is temporarily unavailable.", retryAfter: 1)
+        case 400..<500: ProblemDetails(.invalidRequest, detail: "The request is invalid.")
+        default: ProblemDetails(.internalError, detail: "The server could not complete the request.")
+        }
+    }
+}
+
+/// Turns every error into an RFC 9457 problem response, logging causes that are ours (5xx) without their values.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The middleware.
+    public init() {}
+
+    /// Runs the rest of the chain and converts any thrown error.
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = ProblemDetails.from(error)
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["error_type": "\(type(of: error))"])
+            }
+            return problem.response()
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Hummingbird
+import Logging
+import Prometheus
+
+/// What every AuthStack service shares at run time: its name, logger, metrics registry and readiness checks, and a
+/// router pre-wired with the common middleware and the operational endpoints.
+public struct ServiceRuntime: Sendable {
+    /// `identity`, `notes` or `keys`.
+    public let name: String
+    /// The service's logger (JSON lines once ``bootstrapLogging(service:level:)`` ran).
+    public let logger: Logger
+    /// The service's metrics, exposed at `/metrics`.
+    public let registry: PrometheusCollectorRegistry
+    /// The checks `/readyz` runs.
+    public let readiness: ReadinessProbe
+
+    /// A runtime for `name`.
+    public init(name: String, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.name = name
+        self.logger = logger ?? Logger(label: name)
+        self.registry = registry
+        self.readiness = ReadinessProbe()
+    }
+
+    /// Makes the process log JSON lines for `service` at `level` and above. Call once, from `main`.
+    public static func bootstrapLogging(service: String, level: Logger.Level) {
+        LoggingSystem.bootstrap { _ in JSONLogHandler(service: service, level: level) }
+    }
+
+    /// A router with request ids and access logs, metrics and problem+json errors (outermost first), plus
+    /// `/healthz`, `/readyz` and `/metrics`.
+    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self) -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: HTTPMetricsMiddleware(registry: registry))
+        router.add(middleware: ProblemMiddleware())
+        OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router)
+        return router
+    }
+}

@@ -1,0 +1,52 @@
+import Logging
+
+/// Settings every service reads from its environment: where to listen and how much to log.
+///
+/// Variables are prefixed with the service name (`IDENTITY_PORT`, `NOTES_HOST`, …) so that one shell or one compose
+/// `.env` can configure the whole stack; `LOG_LEVEL` is shared. Invalid values are a clear start-up error.
+public struct ServiceSettings: Sendable, Equatable {
+    /// Why the environment was refused.
+    public struct InvalidSetting: Error, CustomStringConvertible, Equatable {
+        /// The environment variable.
+        public let variable: String
+        /// What is wrong with its value.
+        public let reason: String
+        /// `VARIABLE: reason`.
+        public var description: String { "\(variable): \(reason)" }
+    }
+
+    /// Listen address (default `127.0.0.1`; compose sets `0.0.0.0`).
+    public var host: String
+    /// Listen port.
+    public var port: Int
+    /// Lowest log level written.
+    public var logLevel: Logger.Level
+
+    /// Explicit settings.
+    public init(host: String, port: Int, logLevel: Logger.Level = .info) {
+        self.host = host
+        self.port = port
+        self.logLevel = logLevel
+    }
+
+    /// Reads `<PREFIX>_HOST`, `<PREFIX>_PORT` and `LOG_LEVEL` from `environment`.
+    public init(prefix: String, defaultPort: Int, environment: [String: String]) throws(InvalidSetting) {
+        host = environment["\(prefix)_HOST"] ?? "127.0.0.1"
+        if let text = environment["\(prefix)_PORT"] {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw InvalidSetting(variable: "\(prefix)_PORT", reason: "expected a port number 0–65535")
+            }
+            self.port = port
+        } else {
+            port = defaultPort
+        }
+        if let text = environment["LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = level
+        } else {
+            logLevel = .info
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import AuthStackService
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import IdentityService
+@testable import KeyService
+@testable import NotesService
+
+/// Each service executable builds an application that serves the operational endpoints, over real HTTP.
+@Suite struct ServiceExecutablesTests {
+    private func expectOperational(_ app: some ApplicationProtocol) async throws {
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    private var settings: ServiceSettings { ServiceSettings(host: "127.0.0.1", port: 0) }
+
+    @Test func identityServiceServesOperationalEndpoints() async throws {
+        try await expectOperational(buildIdentityApplication(settings: settings, runtime: ServiceRuntime(name: "identity")))
+    }
+
+    @Test func notesServiceServesOperationalEndpoints() async throws {
+        try await expectOperational(buildNotesApplication(settings: settings, runtime: ServiceRuntime(name: "notes")))
+    }
+
+    @Test func keyServiceServesOperationalEndpoints() async throws {
+        try await expectOperational(buildKeyApplication(settings: settings, runtime: ServiceRuntime(name: "keys")))
+    }
+}
