@@ -108,7 +108,37 @@ import Testing
     @Test func largeAndSmallNumbersParse() throws {
         let found = try members(#"{"big":123456789012345678901,"exp":1e400,"tiny":5e-324,"neg0":-0}"#)
         guard case .number(let big)? = found["big"], case .number(let huge)? = found["exp"] else { Issue.record("numbers"); return }
-        #expect(big == 123456789012345678901)
+        #expect(big == 1.2345678901234568e20)
         #expect(huge.isInfinite)
+    }
+}
+
+/// Documents wider or deeper than the parser's stack of member names still get full duplicate detection.
+@Suite struct StrictJSONNameStackTests {
+    private func parse(_ text: String) throws(StrictJSON.Failure) {
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<UInt8>) throws(StrictJSON.Failure) in
+            try StrictJSON.forEachMember(of: buffer) { _, _ in }
+        }
+    }
+
+    /// Five nested objects of 15 members each: 75 names, more than the 40-slot stack.
+    private func nested(duplicateAtDepth depth: Int?) -> String {
+        var text = ""
+        for level in 0..<5 {
+            let members = (0..<15).map { "\"m\(level)_\($0)\":\($0)" }.joined(separator: ",")
+            let duplicate = depth == level ? ",\"m\(level)_3\":0" : ""
+            text += "{" + members + duplicate + ",\"next\":"
+        }
+        return text + "null" + String(repeating: "}", count: 5)
+    }
+
+    @Test func deepWideDocumentWithoutDuplicatesParses() {
+        #expect(throws: Never.self) { try parse(nested(duplicateAtDepth: nil)) }
+    }
+
+    @Test(arguments: [0, 2, 4])
+    func duplicateAtAnyDepthIsFoundPastTheStackCapacity(depth: Int) {
+        #expect(throws: StrictJSON.Failure.duplicateMember) { try parse(nested(duplicateAtDepth: depth)) }
     }
 }

@@ -1,3 +1,16 @@
+/// Claim names the policy reads, as packed constants (checked in `StrictJSONLiteralTests`).
+enum ClaimLiteral {
+    static var iss: StrictJSON.Literal { .init(prefix: 0x73_73_69, length: 3) }
+    static var aud: StrictJSON.Literal { .init(prefix: 0x64_75_61, length: 3) }
+    static var sub: StrictJSON.Literal { .init(prefix: 0x62_75_73, length: 3) }
+    static var sid: StrictJSON.Literal { .init(prefix: 0x64_69_73, length: 3) }
+    static var jti: StrictJSON.Literal { .init(prefix: 0x69_74_6a, length: 3) }
+    static var iat: StrictJSON.Literal { .init(prefix: 0x74_61_69, length: 3) }
+    static var exp: StrictJSON.Literal { .init(prefix: 0x70_78_65, length: 3) }
+    static var nbf: StrictJSON.Literal { .init(prefix: 0x66_62_6e, length: 3) }
+    static var username: StrictJSON.Literal { .init(prefix: 0x65_6d_61_6e_72_65_73_75, length: 8) }
+}
+
 extension AccessTokenVerifier {
     /// Largest magnitude a NumericDate may have: beyond 2^53 a double no longer holds every integer second.
     static let numericDateLimit: Double = 9_007_199_254_740_992
@@ -23,45 +36,27 @@ extension AccessTokenVerifier {
         var fields = ClaimFields()
         do {
             try StrictJSON.forEachMember(of: json) { (name, value) throws(StrictJSON.Failure) in
-                switch name.end - name.start {
+                // Escaped spellings ("\u0065xp") have the same prefix and length as the plain ones, so they count too.
+                switch name.length {
                 case 3:
-                    if StrictJSON.string(name, in: json, equals: "iss") { fields.iss = value }
-                    else if StrictJSON.string(name, in: json, equals: "aud") { fields.aud = value }
-                    else if StrictJSON.string(name, in: json, equals: "sub") { fields.sub = value }
-                    else if StrictJSON.string(name, in: json, equals: "sid") { fields.sid = value }
-                    else if StrictJSON.string(name, in: json, equals: "jti") { fields.jti = value }
-                    else if StrictJSON.string(name, in: json, equals: "iat") { fields.iat = value }
-                    else if StrictJSON.string(name, in: json, equals: "exp") { fields.exp = value }
-                    else if StrictJSON.string(name, in: json, equals: "nbf") { fields.nbf = value }
+                    if name.matches(ClaimLiteral.iss) { fields.iss = value }
+                    else if name.matches(ClaimLiteral.aud) { fields.aud = value }
+                    else if name.matches(ClaimLiteral.sub) { fields.sub = value }
+                    else if name.matches(ClaimLiteral.sid) { fields.sid = value }
+                    else if name.matches(ClaimLiteral.jti) { fields.jti = value }
+                    else if name.matches(ClaimLiteral.iat) { fields.iat = value }
+                    else if name.matches(ClaimLiteral.exp) { fields.exp = value }
+                    else if name.matches(ClaimLiteral.nbf) { fields.nbf = value }
+                case 8:
+                    if name.matches(ClaimLiteral.username) { fields.username = value }
                 default:
-                    if StrictJSON.string(name, in: json, equals: "username") { fields.username = value }
-                    // Escaped spellings of the three-letter names ("\u0065xp") land here and must not be ignored.
-                    else if name.hasEscapes { try assign(name, value, in: json, to: &fields) }
+                    break
                 }
             }
         } catch {
             throw .malformedPayload
         }
         return fields
-    }
-
-    private static func assign(
-        _ name: StrictJSON.StringRef,
-        _ value: StrictJSON.Value,
-        in json: UnsafeBufferPointer<UInt8>,
-        to fields: inout ClaimFields
-    ) throws(StrictJSON.Failure) {
-        switch StrictJSON.string(of: name, in: json) {
-        case "iss": fields.iss = value
-        case "aud": fields.aud = value
-        case "sub": fields.sub = value
-        case "sid": fields.sid = value
-        case "jti": fields.jti = value
-        case "iat": fields.iat = value
-        case "exp": fields.exp = value
-        case "nbf": fields.nbf = value
-        default: break
-        }
     }
 
     private static func typedClaims(_ fields: ClaimFields, in json: UnsafeBufferPointer<UInt8>) throws(TokenRejection) -> AccessTokenClaims {

@@ -1,3 +1,13 @@
+/// Header member names and values the policy looks for, as packed constants (checked in `StrictJSONLiteralTests`).
+enum HeaderLiteral {
+    static var alg: StrictJSON.Literal { .init(prefix: 0x67_6c_61, length: 3) }
+    static var typ: StrictJSON.Literal { .init(prefix: 0x70_79_74, length: 3) }
+    static var kid: StrictJSON.Literal { .init(prefix: 0x64_69_6b, length: 3) }
+    static var crit: StrictJSON.Literal { .init(prefix: 0x74_69_72_63, length: 4) }
+    static var b64: StrictJSON.Literal { .init(prefix: 0x34_36_62, length: 3) }
+    static var hs256: StrictJSON.Literal { .init(prefix: 0x36_35_32_53_48, length: 5) }
+}
+
 extension AccessTokenVerifier {
     /// The JOSE header members the policy looks at.
     private struct HeaderFields {
@@ -8,56 +18,73 @@ extension AccessTokenVerifier {
         var b64: StrictJSON.Value?
     }
 
-    /// Decodes and checks the header, then returns the held key its `kid` names.
-    static func readHeader(_ segment: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> HS256Key {
+    /// Decodes and checks the header, then returns the position in `keys` of the key its `kid` names.
+    static func readHeader(_ segment: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {
         guard let length = Base64URL.decodedLength(ofEncodedLength: segment.count) else { throw .malformed }
         return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
-            Result { () throws(TokenRejection) -> HS256Key in
+            Result { () throws(TokenRejection) -> Int in
                 guard Base64URL.decode(segment, into: buffer) == length else { throw .malformed }
                 return try checkHeader(UnsafeBufferPointer(buffer), keys: keys)
             }
         }.get()
     }
 
-    private static func checkHeader(_ json: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> HS256Key {
+    private static func checkHeader(_ json: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {
         var fields = HeaderFields()
         do {
             try StrictJSON.forEachMember(of: json) { name, value in
-                if StrictJSON.string(name, in: json, equals: "alg") {
+                if name.matches(HeaderLiteral.alg) {
                     fields.alg = value
-                } else if StrictJSON.string(name, in: json, equals: "typ") {
+                } else if name.matches(HeaderLiteral.typ) {
                     fields.typ = value
-                } else if StrictJSON.string(name, in: json, equals: "kid") {
+                } else if name.matches(HeaderLiteral.kid) {
                     fields.kid = value
-                } else if StrictJSON.string(name, in: json, equals: "crit") {
+                } else if name.matches(HeaderLiteral.crit) {
                     fields.hasCritical = true
-                } else if StrictJSON.string(name, in: json, equals: "b64") {
+                } else if name.matches(HeaderLiteral.b64) {
                     fields.b64 = value
                 }
             }
         } catch {
             throw .malformedHeader
         }
-        guard case .string(let alg)? = fields.alg, StrictJSON.string(alg, in: json, equals: "HS256") else {
+        guard case .string(let alg)? = fields.alg, alg.matches(HeaderLiteral.hs256) else {
             throw .unsupportedAlgorithm
         }
         guard case .string(let typ)? = fields.typ, isAccessTokenType(typ, in: json) else { throw .wrongType }
         guard !fields.hasCritical else { throw .unsupportedHeaderParameter }
-        if let b64 = fields.b64, case .bool(true) = b64 {} else if fields.b64 != nil { throw .unsupportedHeaderParameter }
-        guard case .string(let kid)? = fields.kid else { throw .missingKeyID }
-        let key: HS256Key?
-        if kid.hasEscapes {
-            key = StrictJSON.bytes(of: kid, in: json).withUnsafeBufferPointer { keys.key(forKeyID: $0) }
-        } else {
-            key = keys.key(forKeyID: UnsafeBufferPointer(rebasing: json[kid.start..<kid.end]))
+        if let b64 = fields.b64 {
+            guard case .bool(true) = b64 else { throw .unsupportedHeaderParameter }
         }
-        guard let key else { throw .unknownKeyID }
-        return key
+        guard case .string(let kid)? = fields.kid else { throw .missingKeyID }
+        let index: Int?
+        if kid.hasEscapes {
+            index = StrictJSON.bytes(of: kid, in: json).withUnsafeBufferPointer { keys.index(forKeyID: $0) }
+        } else {
+            index = keys.index(forKeyID: UnsafeBufferPointer(rebasing: json[kid.start..<kid.end]))
+        }
+        guard let index else { throw .unknownKeyID }
+        return index
     }
 
     /// `typ` is a media type, compared case-insensitively (RFC 7515 §4.1.9); RFC 9068 allows both spellings.
     private static func isAccessTokenType(_ typ: StrictJSON.StringRef, in json: UnsafeBufferPointer<UInt8>) -> Bool {
-        let value = StrictJSON.bytes(of: typ, in: json).map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
-        return value.elementsEqual("at+jwt".utf8) || value.elementsEqual("application/at+jwt".utf8)
+        guard typ.hasEscapes else { return isAccessTokenType(UnsafeBufferPointer(rebasing: json[typ.start..<typ.end])) }
+        return StrictJSON.bytes(of: typ, in: json).withUnsafeBufferPointer { isAccessTokenType($0) }
+    }
+
+    private static func isAccessTokenType(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        asciiCaseInsensitiveEquals(value, "at+jwt") || asciiCaseInsensitiveEquals(value, "application/at+jwt")
+    }
+
+    private static func asciiCaseInsensitiveEquals(_ value: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard value.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<value.count {
+            let byte = value[index]
+            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != expected[index] { return false }
+        }
+        return true
     }
 }

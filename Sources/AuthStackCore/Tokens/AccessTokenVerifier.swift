@@ -27,8 +27,8 @@ public struct AccessTokenVerifier: Sendable {
         Result { () throws(TokenRejection) -> AccessTokenClaims in
             guard token.count <= policy.maximumLength else { throw .tooLong }
             let segments = try CompactSegments(token)
-            let key = try Self.readHeader(segments.header, keys: keys)
-            try Self.checkSignature(segments, key: key)
+            let keyIndex = try Self.readHeader(segments.header, keys: keys)
+            try Self.checkSignature(segments, keys: keys, keyIndex: keyIndex)
             let claims = try Self.readClaims(segments.payload)
             try checkClaims(claims, now: now)
             return claims
@@ -43,13 +43,15 @@ public struct AccessTokenVerifier: Sendable {
         guard now < claims.expiresAt + policy.leeway else { throw .expired }
     }
 
-    private static func checkSignature(_ segments: CompactSegments, key: HS256Key) throws(TokenRejection) {
+    private static func checkSignature(_ segments: CompactSegments, keys: VerificationKeySet, keyIndex: Int) throws(TokenRejection) {
         // 32 bytes of HMAC-SHA256 encode to exactly 43 base64url characters.
         guard segments.signature.count == 43 else { throw .badSignature }
-        let valid = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { signature -> Bool in
+        let valid = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch -> Bool in
+            let signature = UnsafeMutableBufferPointer(rebasing: scratch[0..<32])
+            let computed = UnsafeMutableBufferPointer(rebasing: scratch[32..<64])
             guard Base64URL.decode(segments.signature, into: signature) == 32 else { return false }
-            let mac = key.authenticationCode(for: UnsafeRawBufferPointer(segments.signingInput))
-            return mac.withUnsafeBytes { computed in ConstantTime.equals(computed, UnsafeRawBufferPointer(signature)) }
+            keys.authenticate(UnsafeRawBufferPointer(segments.signingInput), withKeyAt: keyIndex, into: computed.baseAddress!)
+            return ConstantTime.equals(UnsafeRawBufferPointer(computed), UnsafeRawBufferPointer(signature))
         }
         guard valid else { throw .badSignature }
     }
@@ -64,17 +66,13 @@ struct CompactSegments {
     let signingInput: UnsafeBufferPointer<UInt8>
 
     init(_ token: UnsafeBufferPointer<UInt8>) throws(TokenRejection) {
-        var first = -1
-        var second = -1
-        for index in 0..<token.count where token[index] == UInt8(ascii: ".") {
-            if first < 0 {
-                first = index
-            } else if second < 0 {
-                second = index
-            } else {
-                throw .malformed
-            }
-        }
+        guard let base = token.baseAddress, !token.isEmpty else { throw .malformed }
+        // memchr is vectorised; a token is scanned once in total for its two dots and checked for a third.
+        guard let firstDot = memchr(base, Int32(UInt8(ascii: ".")), token.count) else { throw .malformed }
+        let first = UnsafeRawPointer(firstDot) - UnsafeRawPointer(base)
+        guard let secondDot = memchr(base + first + 1, Int32(UInt8(ascii: ".")), token.count - first - 1) else { throw .malformed }
+        let second = UnsafeRawPointer(secondDot) - UnsafeRawPointer(base)
+        guard memchr(base + second + 1, Int32(UInt8(ascii: ".")), token.count - second - 1) == nil else { throw .malformed }
         guard first > 0, second > first + 1, second < token.count - 1 else { throw .malformed }
         header = UnsafeBufferPointer(rebasing: token[0..<first])
         payload = UnsafeBufferPointer(rebasing: token[(first + 1)..<second])

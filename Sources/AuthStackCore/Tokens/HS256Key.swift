@@ -1,10 +1,18 @@
+// swift-crypto's bundled BoringSSL, reached through the `Crypto` product: its SHA-256 context is a plain C value, so
+// a pre-keyed HMAC state can be copied without the allocation and copy-on-write of `Crypto.SHA256`.
+import CCryptoBoringSSL
 import Crypto
 import Foundation
 
-/// An HS256 signing/verification key: a `kid` and a secret of at least 256 bits, with the HMAC state pre-keyed.
+/// An HS256 signing/verification key: a `kid` and a secret of at least 256 bits, with HMAC's inner and outer hash
+/// states pre-keyed (RFC 2104).
 ///
-/// Keying HMAC-SHA256 costs two compression-function calls; copying an already keyed `HMAC<SHA256>` value and
-/// feeding it the message avoids that on every verification (measured in docs/benchmarks.md).
+/// HMAC-SHA256 is computed from two SHA-256 contexts that have already absorbed `key ⊕ ipad` and `key ⊕ opad`: a call
+/// copies them (two 112-byte value copies) and hashes only the message and the inner digest. That saves the two
+/// keying compressions of every call and every allocation: swift-crypto's `HMAC` and `SHA256` types allocate a
+/// context per copy and go through generic `DataProtocol` code, which cost more than the SHA-256 work itself (profile
+/// in docs/benchmarks.md). The compression function is BoringSSL's, the same code `Crypto.HMAC` runs. Checked against
+/// RFC 4231, RFC 7515 A.1 and swift-crypto's `HMAC` in the tests.
 public struct HS256Key: Sendable {
     /// Shortest accepted secret, in bytes (RFC 7518 §3.2: a key of the same size as the hash output or larger).
     public static let minimumSecretLength = 32
@@ -24,7 +32,8 @@ public struct HS256Key: Sendable {
     /// The secret; never printed.
     public let secret: SecretBytes
     @usableFromInline let kidBytes: [UInt8]
-    @usableFromInline let keyedMAC: HMAC<SHA256>
+    let innerContext: SHA256_CTX
+    let outerContext: SHA256_CTX
 
     /// Creates a key after checking the `kid` syntax and the secret length.
     public init(kid: String, secret: SecretBytes) throws(Failure) {
@@ -33,7 +42,21 @@ public struct HS256Key: Sendable {
         self.kid = kid
         self.secret = secret
         self.kidBytes = Array(kid.utf8)
-        self.keyedMAC = HMAC<SHA256>(key: SymmetricKey(data: secret.bytes))
+        (self.innerContext, self.outerContext) = Self.keyedContexts(secret.bytes)
+    }
+
+    /// SHA-256 contexts after absorbing the key XOR-ed with ipad (0x36) and opad (0x5C), RFC 2104 §2.
+    private static func keyedContexts(_ secret: [UInt8]) -> (inner: SHA256_CTX, outer: SHA256_CTX) {
+        // Keys longer than the 64-byte block are hashed first; shorter ones are zero-padded.
+        var block = secret.count > 64 ? Array(SHA256.hash(data: secret)) : secret
+        block += Array(repeating: 0, count: 64 - block.count)
+        var inner = SHA256_CTX()
+        var outer = SHA256_CTX()
+        CCryptoBoringSSL_SHA256_Init(&inner)
+        CCryptoBoringSSL_SHA256_Init(&outer)
+        CCryptoBoringSSL_SHA256_Update(&inner, block.map { $0 ^ 0x36 }, 64)
+        CCryptoBoringSSL_SHA256_Update(&outer, block.map { $0 ^ 0x5C }, 64)
+        return (inner, outer)
     }
 
     /// `kid` syntax: 1–64 characters of the URL-safe unreserved set (RFC 3986 §2.3), so a `kid` can never inject
@@ -52,12 +75,24 @@ public struct HS256Key: Sendable {
         }
     }
 
+    /// HMAC-SHA256 of `message` under this key, written to `output` (32 bytes).
+    func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutablePointer<UInt8>) {
+        var inner = innerContext
+        CCryptoBoringSSL_SHA256_Update(&inner, message.baseAddress, message.count)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { innerDigest in
+            CCryptoBoringSSL_SHA256_Final(innerDigest.baseAddress, &inner)
+            var outer = outerContext
+            CCryptoBoringSSL_SHA256_Update(&outer, innerDigest.baseAddress, 32)
+            CCryptoBoringSSL_SHA256_Final(output, &outer)
+        }
+    }
+
     /// HMAC-SHA256 of `message` under this key.
-    @inlinable
-    public func authenticationCode(for message: UnsafeRawBufferPointer) -> HashedAuthenticationCode<SHA256> {
-        var mac = keyedMAC
-        mac.update(data: message)
-        return mac.finalize()
+    public func authenticationCode(for message: UnsafeRawBufferPointer) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 32) { buffer, count in
+            authenticate(message, into: buffer.baseAddress!)
+            count = 32
+        }
     }
 }
 
@@ -71,16 +106,23 @@ public struct VerificationKeySet: Sendable {
     /// A set of keys; `kid`s are expected to be unique (``Keyring`` guarantees it).
     public init(_ keys: [HS256Key]) { self.keys = keys }
 
-    /// The key named by `kid`, compared byte for byte (a linear scan beats hashing for ≤ 32 short kids).
-    @inlinable
-    public func key(forKeyID kid: UnsafeBufferPointer<UInt8>) -> HS256Key? {
-        for key in keys where key.kidBytes.count == kid.count {
-            let matches = key.kidBytes.withUnsafeBufferPointer { candidate in
-                StrictJSON.memcmpEqual(candidate.baseAddress!, kid.baseAddress!, kid.count)
+    /// The position in ``keys`` of the key named by `kid`, compared byte for byte (a linear scan beats hashing for
+    /// ≤ 32 short kids). Works on the elements in place: copying an `HS256Key` would copy 224 bytes of hash state.
+    func index(forKeyID kid: UnsafeBufferPointer<UInt8>) -> Int? {
+        keys.withUnsafeBufferPointer { keys in
+            for index in keys.indices where keys[index].kidBytes.count == kid.count {
+                let matches = keys[index].kidBytes.withUnsafeBufferPointer { candidate in
+                    StrictJSON.memcmpEqual(candidate.baseAddress!, kid.baseAddress!, kid.count)
+                }
+                if matches { return index }
             }
-            if matches { return key }
+            return nil
         }
-        return nil
+    }
+
+    /// HMAC-SHA256 of `message` under the key at `index`, written to `output` (32 bytes), without copying the key.
+    func authenticate(_ message: UnsafeRawBufferPointer, withKeyAt index: Int, into output: UnsafeMutablePointer<UInt8>) {
+        keys.withUnsafeBufferPointer { $0[index].authenticate(message, into: output) }
     }
 
     /// The key named by `kid`.
