@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(
             name: "ServiceExecutablesTests",
             dependencies: [
-                "AuthStackService", "IdentityService", "NotesService", "KeyService",
+                "AuthStackService", "IdentityService", "NotesService", "KeyService", "AuthCtl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
