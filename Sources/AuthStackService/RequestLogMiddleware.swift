@@ -1,3 +1,4 @@
+import AuthStackCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -39,16 +40,6 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func isWellFormed(_ value: String) -> Bool {
-        let bytes = value.utf8
-        guard !bytes.isEmpty, bytes.count <= 128 else { return false }
-        return bytes.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"):
-                return true
-            default:
-                return false
-            }
-        }
+        ASCIIIdentifier.isValid(value, maximumLength: 128, punctuation: "._:-")
     }
 }

@@ -41,8 +41,10 @@ import Testing
     }
 
     @Test func excessiveNestingIsRejected() {
-        let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
-        #expect(F.rejection(F.token(payload: F.payload(replacing: ["x": deep]))) == .malformedPayload)
+        let deepArrays = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+        #expect(F.rejection(F.token(payload: F.payload(replacing: ["x": deepArrays]))) == .malformedPayload)
+        let deepObjects = String(repeating: "{\"a\":", count: 40) + "1" + String(repeating: "}", count: 40)
+        #expect(F.rejection(F.token(payload: F.payload(replacing: ["x": deepObjects]))) == .malformedPayload)
     }
 
     // MARK: Required claims and types

@@ -39,6 +39,12 @@ import Testing
         #expect(F.rejection(token) == .malformed)
     }
 
+    @Test func validTokenWithAFourthOrFifthSegmentIsMalformed() {
+        // A JWE has five segments; a JWS with a smuggled extra one must not be read as "signature.extra".
+        #expect(F.rejection(F.token() + ".e30") == .malformed)
+        #expect(F.rejection(F.token() + ".e30.e30") == .malformed)
+    }
+
     @Test func paddedBase64IsMalformed() {
         let parts = F.token().split(separator: ".").map(String.init)
         #expect(F.rejection(parts[0] + "=." + parts[1] + "." + parts[2]) == .malformed)

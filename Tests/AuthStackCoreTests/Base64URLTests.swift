@@ -86,6 +86,13 @@ import Testing
         #expect(throws: StrictJSON.Failure.tooDeep) { try members(deep) }
     }
 
+    @Test func nestedObjectsBeyondTheLimitAreRejected() {
+        let ok = String(repeating: "{\"a\":", count: 31) + "1" + String(repeating: "}", count: 31)
+        #expect(throws: Never.self) { try members(ok) }
+        let deep = String(repeating: "{\"a\":", count: 33) + "1" + String(repeating: "}", count: 33)
+        #expect(throws: StrictJSON.Failure.tooDeep) { try members(deep) }
+    }
+
     @Test(arguments: [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0xFF], [0x80]] as [[UInt8]])
     func invalidUTF8InStringsIsRejected(bad: [UInt8]) {
         let bytes = Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8)

@@ -62,17 +62,7 @@ public struct HS256Key: Sendable {
     /// `kid` syntax: 1–64 characters of the URL-safe unreserved set (RFC 3986 §2.3), so a `kid` can never inject
     /// anything into JSON, a path, a log line or a SQL statement.
     public static func isValidKeyID(_ kid: String) -> Bool {
-        let bytes = kid.utf8
-        guard !bytes.isEmpty, bytes.count <= maximumKeyIDLength else { return false }
-        return bytes.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "-"):
-                return true
-            default:
-                return false
-            }
-        }
+        ASCIIIdentifier.isValid(kid, maximumLength: maximumKeyIDLength, punctuation: "._~-")
     }
 
     /// HMAC-SHA256 of `message` under this key, written to `output` (32 bytes).
