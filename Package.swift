@@ -11,7 +11,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "authstack",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "identity-service", targets: ["IdentityService"]),
         .executable(name: "notes-service", targets: ["NotesService"]),
@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Test-only oracle: tokens must round-trip with an independent JOSE implementation.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
@@ -73,7 +74,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "KeyService",
-            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "AuthStackCore", "AuthStackService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -109,6 +114,7 @@ let package = Package(
                 "AuthStackService", "IdentityService", "NotesService", "KeyService", "AuthCtl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
