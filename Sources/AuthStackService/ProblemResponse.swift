@@ -5,11 +5,12 @@ import Hummingbird
 import Logging
 
 extension ProblemDetails {
-    /// The problem as an HTTP response: `application/problem+json`, `Cache-Control: no-store`, and `Retry-After`
-    /// when the problem carries one.
+    /// The problem as an HTTP response: `application/problem+json`, `Cache-Control: no-store`, and `Retry-After` and
+    /// `WWW-Authenticate` when the problem carries them.
     public func response(extraHeaders: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: ProblemDetails.mediaType, .cacheControl: "no-store"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let wwwAuthenticate { headers[.wwwAuthenticate] = wwwAuthenticate }
         headers.append(contentsOf: extraHeaders)
         return Response(
             status: HTTPResponse.Status(code: status),

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 /// The shared `main` of the three services: read settings, bootstrap JSON logging, build the application and run it
 /// until SIGTERM/SIGINT (Hummingbird's service group drains in-flight requests first). A bad setting exits with 2
@@ -21,8 +22,24 @@ public enum ServiceLauncher {
             exit(2)
         }
         ServiceRuntime.bootstrapLogging(service: name, level: settings.logLevel)
-        let app = try await build(settings, ServiceRuntime(name: name))
+        let app: App
+        do {
+            app = try await build(settings, ServiceRuntime(name: name))
+        } catch {
+            // Missing secrets, a wrong master key, an unreadable database: one clear line, no stack trace.
+            FileHandle.standardError.write(Data("\(executable): cannot start: \(Self.describe(error))\n".utf8))
+            exit(1)
+        }
         try await app.runService()
+    }
+}
+
+extension ServiceLauncher {
+    /// Foundation's file errors say best what is wrong with a path; our own errors describe themselves.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? CocoaError { return error.localizedDescription }
+        if let error = error as? any CustomStringConvertible { return error.description }
+        return String(describing: error)
     }
 }
 
@@ -31,11 +48,13 @@ extension ServiceRuntime {
     public func makeApplication<Context: RequestContext>(
         router: Router<Context>,
         settings: ServiceSettings,
-        serverName: String
+        serverName: String,
+        services: [any Service] = []
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: serverName),
+            services: services,
             logger: logger
         )
     }

@@ -13,6 +13,12 @@ public struct ServiceSettings: Sendable, Equatable {
         public let reason: String
         /// `VARIABLE: reason`.
         public var description: String { "\(variable): \(reason)" }
+
+        /// An invalid `variable`, and why.
+        public init(variable: String, reason: String) {
+            self.variable = variable
+            self.reason = reason
+        }
     }
 
     /// Listen address (default `127.0.0.1`; compose sets `0.0.0.0`).

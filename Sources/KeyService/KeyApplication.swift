@@ -1,10 +1,29 @@
+import AuthStackCore
 import AuthStackService
+import Foundation
 import Hummingbird
 
-/// Builds the key-service application from its settings.
-///
-/// Today it serves the operational endpoints every AuthStack service has (`/healthz`, `/readyz`, `/metrics`) with
-/// structured access logs, request ids and problem+json errors; its domain routes arrive with their own issues.
-func buildKeyApplication(settings: ServiceSettings, runtime: ServiceRuntime) -> some ApplicationProtocol {
-    runtime.makeApplication(router: runtime.makeRouter(context: BasicRequestContext.self), settings: settings, serverName: "key-service")
+/// Builds the key-service application: opens the database (migrating it), decrypts the keys with the master key
+/// (a wrong one stops start-up with a clear error), and serves the internal API of DESIGN.md §5 plus the operational
+/// endpoints; a scheduler service rotates keys on time.
+func buildKeyApplication(
+    settings: ServiceSettings,
+    configuration: KeyServiceConfiguration,
+    runtime: ServiceRuntime,
+    clock: @escaping @Sendable () -> Date = { Date() }
+) async throws -> some ApplicationProtocol {
+    let secrets = SecretsDirectory(path: configuration.secretsDirectory)
+    let sealer = try KeySealer(masterKeyFile: try secrets.read("master.key"))
+    let clients = try ClientRegistry(secrets: secrets)
+    try FileManager.default.createDirectory(
+        atPath: (configuration.databasePath as NSString).deletingLastPathComponent.isEmpty
+            ? "." : (configuration.databasePath as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true)
+    let store = try await SQLiteKeyStore(path: configuration.databasePath)
+    let manager = try await KeyManager.start(
+        store: store, sealer: sealer, policy: KeyLifecyclePolicy(configuration: configuration.lifecycle), clock: clock)
+    let router = runtime.makeRouter(context: BasicRequestContext.self)
+    KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
+    let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
+    return runtime.makeApplication(router: router, settings: settings, serverName: "key-service", services: [scheduler])
 }

@@ -28,6 +28,8 @@ import Testing
     }
 
     @Test func keyServiceServesOperationalEndpoints() async throws {
-        try await expectOperational(buildKeyApplication(settings: settings, runtime: ServiceRuntime(name: "keys")))
+        let fixture = try KeyServiceFixture()
+        try await expectOperational(
+            buildKeyApplication(settings: settings, configuration: fixture.configuration, runtime: ServiceRuntime(name: "keys")))
     }
 }

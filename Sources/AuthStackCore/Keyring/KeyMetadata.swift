@@ -48,6 +48,17 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
         case revokedAt = "revoked_at"
     }
 
+    /// Encodes every member, absent timestamps as `null`, so the admin listing always has the same shape.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kid, forKey: .kid)
+        try container.encode(status, forKey: .status)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(activatedAt, forKey: .activatedAt)
+        try container.encode(retireAt, forKey: .retireAt)
+        try container.encode(revokedAt, forKey: .revokedAt)
+    }
+
     /// A key record.
     public init(
         kid: String, status: KeyLifecycleStatus, createdAt: Date, activatedAt: Date? = nil, retireAt: Date? = nil, revokedAt: Date? = nil

@@ -36,6 +36,8 @@ public struct ProblemDetails: Error, Sendable, Equatable, Codable {
     public var errors: [FieldError]?
     /// Seconds after which a retry may succeed (sent as the `Retry-After` header, not in the body).
     public var retryAfter: Int?
+    /// An RFC 6750 challenge for 401 responses (sent as `WWW-Authenticate`, not in the body).
+    public var wwwAuthenticate: String?
 
     enum CodingKeys: String, CodingKey {
         case type, title, status, detail, code, errors

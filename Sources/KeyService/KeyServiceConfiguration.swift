@@ -1,0 +1,35 @@
+import AuthStackCore
+import AuthStackService
+
+/// The key service's settings beyond host and port, from `KEYS_*` environment variables (README configuration table).
+struct KeyServiceConfiguration: Sendable, Equatable {
+    /// SQLite database file (`KEYS_DATABASE_PATH`, default `data/keys.sqlite`).
+    var databasePath = "data/keys.sqlite"
+    /// Directory with `master.key` and the client tokens (`KEYS_SECRETS_DIR`, default `keys`).
+    var secretsDirectory = "keys"
+    /// Lifecycle timings (`KEYS_ROTATION_INTERVAL`, `KEYS_PUBLISH_LEAD`, `KEYS_RETENTION`, in seconds).
+    var lifecycle = KeyLifecyclePolicy.Configuration()
+    /// How often the scheduler checks (`KEYS_CHECK_INTERVAL`, seconds, default 10).
+    var checkInterval: Double = 10
+
+    init() {}
+
+    init(environment: [String: String]) throws(ServiceSettings.InvalidSetting) {
+        databasePath = environment["KEYS_DATABASE_PATH"] ?? databasePath
+        secretsDirectory = environment["KEYS_SECRETS_DIR"] ?? secretsDirectory
+        lifecycle.rotationInterval = try Self.seconds("KEYS_ROTATION_INTERVAL", environment, default: lifecycle.rotationInterval)
+        lifecycle.publishLead = try Self.seconds("KEYS_PUBLISH_LEAD", environment, default: lifecycle.publishLead)
+        lifecycle.retention = try Self.seconds("KEYS_RETENTION", environment, default: lifecycle.retention)
+        checkInterval = try Self.seconds("KEYS_CHECK_INTERVAL", environment, default: checkInterval)
+    }
+
+    private static func seconds(_ name: String, _ environment: [String: String], default value: Double) throws(ServiceSettings.InvalidSetting)
+        -> Double
+    {
+        guard let text = environment[name] else { return value }
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0 else {
+            throw ServiceSettings.InvalidSetting(variable: name, reason: "expected a positive number of seconds")
+        }
+        return seconds
+    }
+}
