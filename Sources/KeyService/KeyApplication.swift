@@ -22,6 +22,7 @@ func buildKeyApplication(
     let store = try await SQLiteKeyStore(path: configuration.databasePath)
     let manager = try await KeyManager.start(
         store: store, sealer: sealer, policy: KeyLifecyclePolicy(configuration: configuration.lifecycle), clock: clock)
+    runtime.readiness.add("database") { (try? await store.snapshot()) != nil }
     let router = runtime.makeRouter(context: BasicRequestContext.self)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
