@@ -23,7 +23,7 @@ struct KeyManager: Sendable {
         -> KeyManager
     {
         let now = clock()
-        let snapshot = try await store.transact(now: now, makeKey: makeKey(sealer)) { policy.scheduledTransitions(for: $0, now: now) }
+        let snapshot = try await store.transact(now: now, makeKey: makeKey(sealer, now: now)) { policy.scheduledTransitions(for: $0, now: now) }
         let published = try keyring(from: snapshot, sealer: sealer)
         return KeyManager(store: store, sealer: sealer, policy: policy, publication: KeyringPublication(published), clock: clock)
     }
@@ -35,15 +35,15 @@ struct KeyManager: Sendable {
         try await commit(now: now) { policy.scheduledTransitions(for: $0, now: now) }
     }
 
-    /// An admin rotation.
-    func rotate(force: Bool) async throws -> [KeyMetadata] {
+    /// An admin rotation; returns the keys after it.
+    func rotate(force: Bool) async throws -> (version: Int, keys: [KeyMetadata]) {
         let now = clock()
         let policy = self.policy
         return try await commit(now: now) { try policy.rotation(for: $0, now: now, force: force) }
     }
 
-    /// An emergency revocation.
-    func revoke(kid: String) async throws -> [KeyMetadata] {
+    /// An emergency revocation; returns the keys after it.
+    func revoke(kid: String) async throws -> (version: Int, keys: [KeyMetadata]) {
         let now = clock()
         let policy = self.policy
         return try await commit(now: now) { try policy.revocation(of: kid, in: $0, now: now) }
@@ -56,16 +56,18 @@ struct KeyManager: Sendable {
     }
 
     @discardableResult
-    private func commit(now: Date, decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]) async throws -> [KeyMetadata] {
-        let snapshot = try await store.transact(now: now, makeKey: Self.makeKey(sealer), decide: decide)
+    private func commit(now: Date, decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]) async throws
+        -> (version: Int, keys: [KeyMetadata])
+    {
+        let snapshot = try await store.transact(now: now, makeKey: Self.makeKey(sealer, now: now), decide: decide)
         await publication.publish(try Self.keyring(from: snapshot, sealer: sealer))
-        return snapshot.keys.map(\.metadata)
+        return (snapshot.version, snapshot.keys.map(\.metadata))
     }
 
     /// A fresh 256-bit key with a never-reused kid: `k` + creation date + 48 random bits.
-    static func makeKey(_ sealer: KeySealer) -> @Sendable () -> (kid: String, sealedSecret: [UInt8]) {
-        {
-            let date = Date().formatted(.iso8601.year().month().day().dateSeparator(.omitted))
+    static func makeKey(_ sealer: KeySealer, now: Date) -> @Sendable () -> (kid: String, sealedSecret: [UInt8]) {
+        let date = now.formatted(.iso8601.year().month().day().dateSeparator(.omitted))
+        return {
             let kid = "k\(date)-\(Base64URL.encode(SecretBytes.random(count: 6).bytes))"
             return (kid, sealer.seal(SecretBytes.random(count: 32), kid: kid))
         }

@@ -16,19 +16,17 @@ struct KeyServiceRoutes: Sendable {
         router.get("/v1/keyring") { request, _ in try await keyring(request) }
         router.get("/v1/keys") { request, _ in
             try authorize(request, allowing: [.admin])
-            return try await metadataResponse(try await manager.metadata())
+            return try metadataResponse(try await manager.metadata())
         }
         router.post("/v1/keys/rotate") { request, _ in
             try authorize(request, allowing: [.admin])
             let force = request.uri.queryParameters["force"].map { $0 == "true" || $0 == "1" } ?? false
-            _ = try await run { try await manager.rotate(force: force) }
-            return try await metadataResponse(try await manager.metadata())
+            return try metadataResponse(try await run { try await manager.rotate(force: force) })
         }
         router.post("/v1/keys/{kid}/revoke") { request, context in
             try authorize(request, allowing: [.admin])
             let kid = try context.parameters.require("kid")
-            _ = try await run { try await manager.revoke(kid: kid) }
-            return try await metadataResponse(try await manager.metadata())
+            return try metadataResponse(try await run { try await manager.revoke(kid: kid) })
         }
     }
 
@@ -88,7 +86,7 @@ struct KeyServiceRoutes: Sendable {
         }
     }
 
-    private func metadataResponse(_ metadata: (version: Int, keys: [KeyMetadata])) async throws -> Response {
+    private func metadataResponse(_ metadata: (version: Int, keys: [KeyMetadata])) throws -> Response {
         struct Listing: Encodable {
             let version: Int
             let currentKid: String?
