@@ -78,7 +78,7 @@ public enum Base64URL {
         var output = [UInt8](repeating: 0, count: length)
         let ok = input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { destination in
-                decode(source, into: destination, table: table) == length
+                table.withUnsafeBufferPointer { table in decode(source, into: destination, table: table) == length }
             }
         }
         return ok ? output : nil
@@ -129,14 +129,8 @@ public enum Base64URL {
         }
     }
 
-    @usableFromInline
-    static func decode(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<UInt8>, table: [UInt8]) -> Int? {
-        table.withUnsafeBufferPointer { table in decode(source, into: destination, table: table) }
-    }
-
     /// Byte-table decoder shared by both alphabets (PHC strings, and anything off the token hot path).
-    @usableFromInline
-    static func decode(
+    private static func decode(
         _ source: UnsafeBufferPointer<UInt8>,
         into destination: UnsafeMutableBufferPointer<UInt8>,
         table: UnsafeBufferPointer<UInt8>

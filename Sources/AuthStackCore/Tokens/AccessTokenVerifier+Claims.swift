@@ -22,14 +22,7 @@ extension AccessTokenVerifier {
 
     /// Decodes the payload and converts it to typed claims (types checked, values not yet compared to the policy).
     static func readClaims(_ segment: UnsafeBufferPointer<UInt8>) throws(TokenRejection) -> AccessTokenClaims {
-        guard let length = Base64URL.decodedLength(ofEncodedLength: segment.count) else { throw .malformed }
-        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
-            Result { () throws(TokenRejection) -> AccessTokenClaims in
-                guard Base64URL.decode(segment, into: buffer) == length else { throw .malformed }
-                let json = UnsafeBufferPointer(buffer)
-                return try typedClaims(try claimFields(json), in: json)
-            }
-        }.get()
+        try withDecodedSegment(segment) { (json) throws(TokenRejection) in try typedClaims(try claimFields(json), in: json) }
     }
 
     private static func claimFields(_ json: UnsafeBufferPointer<UInt8>) throws(TokenRejection) -> ClaimFields {

@@ -20,13 +20,7 @@ extension AccessTokenVerifier {
 
     /// Decodes and checks the header, then returns the position in `keys` of the key its `kid` names.
     static func readHeader(_ segment: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {
-        guard let length = Base64URL.decodedLength(ofEncodedLength: segment.count) else { throw .malformed }
-        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
-            Result { () throws(TokenRejection) -> Int in
-                guard Base64URL.decode(segment, into: buffer) == length else { throw .malformed }
-                return try checkHeader(UnsafeBufferPointer(buffer), keys: keys)
-            }
-        }.get()
+        try withDecodedSegment(segment) { (json) throws(TokenRejection) in try checkHeader(json, keys: keys) }
     }
 
     private static func checkHeader(_ json: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {

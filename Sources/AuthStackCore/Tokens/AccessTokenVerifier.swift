@@ -43,6 +43,20 @@ public struct AccessTokenVerifier: Sendable {
         guard now < claims.expiresAt + policy.leeway else { throw .expired }
     }
 
+    /// Decodes a base64url segment into stack memory (heap only beyond 1 KiB) and runs `body` on the bytes.
+    static func withDecodedSegment<Value>(
+        _ segment: UnsafeBufferPointer<UInt8>,
+        _ body: (UnsafeBufferPointer<UInt8>) throws(TokenRejection) -> Value
+    ) throws(TokenRejection) -> Value {
+        guard let length = Base64URL.decodedLength(ofEncodedLength: segment.count) else { throw .malformed }
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { buffer in
+            Result { () throws(TokenRejection) -> Value in
+                guard Base64URL.decode(segment, into: buffer) == length else { throw .malformed }
+                return try body(UnsafeBufferPointer(buffer))
+            }
+        }.get()
+    }
+
     private static func checkSignature(_ segments: CompactSegments, keys: VerificationKeySet, keyIndex: Int) throws(TokenRejection) {
         // 32 bytes of HMAC-SHA256 encode to exactly 43 base64url characters.
         guard segments.signature.count == 43 else { throw .badSignature }

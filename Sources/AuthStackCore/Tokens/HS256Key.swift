@@ -114,9 +114,4 @@ public struct VerificationKeySet: Sendable {
     func authenticate(_ message: UnsafeRawBufferPointer, withKeyAt index: Int, into output: UnsafeMutablePointer<UInt8>) {
         keys.withUnsafeBufferPointer { $0[index].authenticate(message, into: output) }
     }
-
-    /// The key named by `kid`.
-    public func key(forKeyID kid: String) -> HS256Key? {
-        keys.first { $0.kid == kid }
-    }
 }
