@@ -117,6 +117,8 @@ let package = Package(
             name: "ServiceExecutablesTests",
             dependencies: [
                 "AuthStackService", "IdentityService", "NotesService", "KeyService", "AuthCtl",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

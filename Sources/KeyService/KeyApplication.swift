@@ -26,5 +26,5 @@ func buildKeyApplication(
     let router = runtime.makeRouter(context: BasicRequestContext.self)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "key-service", services: [scheduler])
+    return runtime.makeApplication(router: router, settings: settings, serverName: "key-service", services: [scheduler, KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)])
 }

@@ -12,7 +12,7 @@ import Testing
 
     @Test func initWritesTheSecretFiles() throws {
         let directory = temporaryKeysDirectory()
-        var command = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
+        let command = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
         try command.run()
         for name in ["master.key", "identity.token", "notes.token", "admin.token"] {
             #expect(FileManager.default.fileExists(atPath: directory + "/" + name))
@@ -21,16 +21,16 @@ import Testing
 
     @Test func secondInitWithoutForceFailsWithAClearMessage() throws {
         let directory = temporaryKeysDirectory()
-        var first = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
+        let first = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
         try first.run()
-        var second = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
+        let second = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand)
         do {
             try second.run()
             Issue.record("second init succeeded")
         } catch {
             #expect(AuthCtl.message(for: error).contains("--force"))
         }
-        var forced = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--force"]) as? InitCommand)
+        let forced = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--force"]) as? InitCommand)
         try forced.run()
     }
 

@@ -11,7 +11,7 @@ import Testing
 
 /// Secrets and a database in a temporary directory, and a clock the test moves.
 struct KeyServiceFixture {
-    let configuration: KeyServiceConfiguration
+    var configuration: KeyServiceConfiguration
     let secrets: SecretsDirectory
     let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
 
@@ -28,10 +28,10 @@ struct KeyServiceFixture {
 
     func token(_ client: String) throws -> String { try secrets.read("\(client).token") }
 
-    func application() async throws -> some ApplicationProtocol {
+    func application(port: Int = 0) async throws -> some ApplicationProtocol {
         let clock = self.clock
         return try await buildKeyApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: configuration, runtime: ServiceRuntime(name: "keys"),
+            settings: ServiceSettings(host: "127.0.0.1", port: port), configuration: configuration, runtime: ServiceRuntime(name: "keys"),
             clock: { clock.now })
     }
 }

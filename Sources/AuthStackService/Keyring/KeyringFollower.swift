@@ -109,6 +109,12 @@ public final class KeyringFollower: KeyringSource, Service {
             return self.state.withLock { $0.lastConfirmed }.map { ContinuousClock.now - $0 }
         }
         await cancelWhenGracefulShutdown { await self.follow() }
+        await shutdown()
+    }
+
+    /// Stops fetching and releases the HTTP client. `run()` ends with it; call it directly for a
+    /// follower that was used without being run.
+    public func shutdown() async {
         let client = state.withLock { state -> HTTPClient? in
             state.stopped = true
             defer { state.client = nil }

@@ -91,6 +91,6 @@ struct KeyManager: Sendable {
                     activatedAt: metadata.activatedAt, retireAt: metadata.retireAt))
         }
         let keyring = try Keyring(version: snapshot.version, keys: keys)
-        return PublishedKeyring(version: snapshot.version, body: keyring.jwkSetJSON())
+        return PublishedKeyring(version: snapshot.version, currentKeyActivatedAt: keyring.currentKey.activatedAt, body: keyring.jwkSetJSON())
     }
 }

@@ -7,6 +7,8 @@ struct PublishedKeyring: Sendable, Equatable {
     let version: Int
     /// `"v<version>"`, quoted as an HTTP entity tag.
     var etag: String { "\"v\(version)\"" }
+    /// When the `current` key started signing (for the key-age metric).
+    let currentKeyActivatedAt: Date?
     /// The JWK set document (contains secrets: only for authenticated clients).
     let body: [UInt8]
 }

@@ -3,6 +3,7 @@ import AuthStackService
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 
 /// The internal API of DESIGN.md §5: `/v1/keyring` for clients, `/v1/keys…` for admins. Authentication and role are
 /// checked before anything else, so a wrong role is 403 even for an unknown kid.
@@ -35,7 +36,12 @@ struct KeyServiceRoutes: Sendable {
         let wait = try waitSeconds(request)
         var published = await manager.publication.current
         if let tag = request.headers[.ifNoneMatch], tag == published.etag {
-            guard wait > 0, let changed = await manager.publication.waitForChange(from: tag, timeout: .seconds(wait)) else {
+            // A shutting-down key service ends its long-polls with 304 at once instead of holding up
+            // its exit for `wait` seconds; followers then retry against another replica or the restart.
+            let publication = manager.publication
+            guard wait > 0,
+                let changed = await cancelWhenGracefulShutdown({ await publication.waitForChange(from: tag, timeout: .seconds(wait)) })
+            else {
                 return Response(status: .notModified, headers: [.eTag: published.etag, .cacheControl: "no-store"])
             }
             published = changed
