@@ -197,7 +197,7 @@ struct RunningKeyService {
         #expect(adopted != nil, "a follower must not cling to a keyring the key service no longer has")
         let served = try Keyring(jwkSetJSON: Array(try await keys.request("/v1/keyring", token: try fixture.token("notes")).body))
         #expect(follower.current()?.keyring.currentKey.kid == served.currentKey.kid)
-        #expect(String(decoding: registry.emitToBuffer(), as: UTF8.self).split(separator: "\n").contains("keyring_version 1"))
+        #expect(String(decoding: registry.emitToBuffer(), as: UTF8.self).split(separator: "\n").contains("keyring_version 1.0"))
         running.cancel()
         _ = await running.result
         await keys.stop()
