@@ -67,9 +67,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // MARK: The four programs.
+        .target(
+            name: "IdentityServer",
+            dependencies: [
+                "AuthStackCore", "AuthStackService",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "IdentityService",
-            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["AuthStackService", "IdentityServer"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -116,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "ServiceExecutablesTests",
             dependencies: [
-                "AuthStackService", "IdentityService", "NotesService", "KeyService", "AuthCtl",
+                "AuthStackService", "IdentityServer", "NotesService", "KeyService", "AuthCtl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -48,6 +48,17 @@ extension ProblemDetails {
     }
 }
 
+/// A problem answered with extra headers (a cleared cookie, say).
+public struct ProblemResponse: Error, Sendable {
+    public let problem: ProblemDetails
+    public let headers: HTTPFields
+
+    public init(problem: ProblemDetails, headers: HTTPFields) {
+        self.problem = problem
+        self.headers = headers
+    }
+}
+
 /// Turns every error into an RFC 9457 problem response, logging causes that are ours (5xx) without their values.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The middleware.
@@ -57,6 +68,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as ProblemResponse {
+            return error.problem.response(extraHeaders: error.headers)
         } catch {
             let problem = ProblemDetails.from(error)
             if problem.status >= 500 {

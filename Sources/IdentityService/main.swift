@@ -1,6 +1,9 @@
 import AuthStackService
+import Foundation
+import IdentityServer
 
-// identity-service: configured by IDENTITY_HOST, IDENTITY_PORT and LOG_LEVEL; see the README's configuration table.
+// identity-service: configured by IDENTITY_* variables and LOG_LEVEL; see the README's configuration table.
 try await ServiceLauncher.run(executable: "identity-service", name: "identity", prefix: "IDENTITY", defaultPort: 8081) { settings, runtime in
-    buildIdentityApplication(settings: settings, runtime: runtime)
+    let configuration = try IdentityConfiguration(environment: ProcessInfo.processInfo.environment)
+    return try await buildIdentityApplication(settings: settings, configuration: configuration, runtime: runtime)
 }

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-@testable import IdentityService
+@testable import IdentityServer
 @testable import KeyService
 @testable import NotesService
 
@@ -20,7 +20,7 @@ import Testing
     private var settings: ServiceSettings { ServiceSettings(host: "127.0.0.1", port: 0) }
 
     @Test func identityServiceServesOperationalEndpoints() async throws {
-        try await expectOperational(buildIdentityApplication(settings: settings, runtime: ServiceRuntime(name: "identity")))
+        try await expectOperational(try await IdentityFixture().application())
     }
 
     @Test func notesServiceServesOperationalEndpoints() async throws {

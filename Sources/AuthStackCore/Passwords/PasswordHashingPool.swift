@@ -12,6 +12,7 @@ public final class PasswordHashingPool: Sendable {
     public let hasher: PasswordHasher
     private let threadPool: NIOThreadPool
     private let limiter: ConcurrencyLimiter
+    private let completed = NIOLockedValueBox(0)
 
     /// A pool on `threadPool` (default: the process-wide NIO pool) with the given cap and queue.
     public init(hasher: PasswordHasher, maximumConcurrent: Int, maximumQueued: Int, threadPool: NIOThreadPool = .singleton) {
@@ -41,10 +42,15 @@ public final class PasswordHashingPool: Sendable {
     /// Hashes running or queued right now (for metrics).
     public var inFlight: Int { limiter.inUse }
 
+    /// Hashes and verifications run to completion so far (each one scrypt or bcrypt computation).
+    public var completedOperations: Int { completed.withLockedValue { $0 } }
+
     private func run<Result: Sendable>(_ work: @escaping @Sendable () throws -> Result) async throws -> Result {
         try await limiter.acquire()
         defer { limiter.release() }
-        return try await threadPool.runIfActive(work)
+        let result = try await threadPool.runIfActive(work)
+        completed.withLockedValue { $0 += 1 }
+        return result
     }
 }
 

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A user as stored.
+struct UserRecord: Sendable, Equatable {
+    var id: String
+    /// As signed up (shown back); uniqueness and login use ``Username/key(_:)``.
+    var username: String
+    /// PHC scrypt string, or an imported bcrypt hash until the next successful login rehashes it.
+    var passwordHash: String
+    var createdAt: Date
+}
+
+/// Failures a store reports as such (everything else is an internal error).
+enum IdentityStoreError: Error, Equatable {
+    case usernameTaken
+}
+
+/// The outcome of ``IdentityStore/refresh(_:now:settings:)``.
+enum RefreshResult: Sendable, Equatable {
+    /// A successor was issued (`.rotate`) or the same successor handed out again (`.replay`).
+    case issued(RefreshToken, session: SessionRecord, user: UserRecord, replayed: Bool)
+    /// A consumed token was reused: the session is now revoked.
+    case reused(sessionID: String)
+    case invalid
+}
+
+/// Everything the identity service keeps. Each method is one atomic transaction; SQLite is the embedded
+/// implementation (``SQLiteIdentityStore``); PostgreSQL will implement the same contract for scaled deployments.
+protocol IdentityStore: Sendable {
+    func createUser(_ user: UserRecord) async throws
+    func user(usernameKey: String) async throws -> UserRecord?
+    func user(id: String) async throws -> UserRecord?
+    /// Replaces a password hash only if it is still `old` (a concurrent rehash or change wins once).
+    func replacePasswordHash(userID: String, old: String, new: String) async throws
+    /// Users imported from another system; existing usernames are skipped. Returns (imported, skipped usernames).
+    func importUsers(_ users: [UserRecord]) async throws -> (imported: Int, skipped: [String])
+
+    func createSession(_ session: SessionRecord, firstToken: RefreshToken) async throws
+    /// Decides and applies one refresh (``RefreshDecision``) in a single transaction.
+    func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult
+    /// Revokes the session a refresh token (consumed or not) belongs to; false when there is none live.
+    func revokeSession(of token: RefreshToken, now: Date) async throws -> Bool
+    /// Revokes one live session of a user; false when the user has no such live session.
+    func revokeSession(id: String, userID: String, now: Date) async throws -> Bool
+    /// Revokes every live session of a user; returns how many.
+    func revokeAllSessions(userID: String, now: Date) async throws -> Int
+    /// The user's live sessions, most recently used first.
+    func liveSessions(userID: String, now: Date) async throws -> [SessionRecord]
+
+    /// Applies one fixed-window limit to `key` (admitting counts the event).
+    func admit(_ key: String, limit: Int, window: Double, now: Date) async throws -> Admission
+    /// Admits a login attempt against both the account's and the client address's failure limits, counting it as a
+    /// failure in both (``ThrottlePolicy/admitAccountAttempt(_:settings:now:)``); nothing is counted when refused.
+    func admitLogin(accountKey: String, addressKey: String, settings: ThrottleSettings, now: Date) async throws -> Admission
+    /// A successful login: clears the account's failures and takes the attempt back from the address's count.
+    func recordLoginSuccess(accountKey: String, addressKey: String) async throws
+
+    /// Deletes what can no longer matter: sessions ended more than `retention` ago (with their tokens) and
+    /// throttle counters whose windows and waits are over. Returns the number of rows removed.
+    func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int
+    /// Whether the database answers (for `/readyz`).
+    func isReachable() async -> Bool
+}
