@@ -98,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AuthCtl",
-            dependencies: ["AuthStackCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AuthStackCore", "IdentityServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         // MARK: Benchmarks (run in release builds; never timed in `swift test`).

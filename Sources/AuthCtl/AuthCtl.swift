@@ -1,13 +1,15 @@
 import ArgumentParser
 import AuthStackCore
+import Foundation
+import IdentityServer
 
 /// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
 @main
-struct AuthCtl: ParsableCommand {
+struct AuthCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authctl",
         abstract: "Administer an AuthStack deployment.",
-        subcommands: [InitCommand.self]
+        subcommands: [InitCommand.self, UsersCommand.self]
     )
 }
 
@@ -31,6 +33,53 @@ struct InitCommand: ParsableCommand {
             for path in written { print("wrote \(path)") }
         } catch {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `authctl users …`: user administration.
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users",
+        abstract: "Manage identity users.",
+        subcommands: [ImportUsersCommand.self]
+    )
+}
+
+/// `authctl users import FILE`: bring users over from the original Express app.
+struct ImportUsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import users exported from the original Express app: a JSON array of {\"id\", \"username\", \"password\"} with bcrypt hashes.",
+        discussion: """
+            Imported users log in with their old passwords; their first login rehashes the password to scrypt. \
+            Nothing is imported when any entry is invalid; users whose username or id already exists are skipped, so \
+            re-running an import is harmless. Run it against the identity database (stop the service or not: SQLite \
+            serialises the writes).
+            """
+    )
+
+    @Argument(help: "The exported users (JSON).")
+    var file: String
+
+    @Option(help: "The identity service's SQLite database.")
+    var database = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_PATH"] ?? "data/identity.sqlite"
+
+    func run() async throws {
+        let json: Data
+        do {
+            json = try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+        }
+        do {
+            let report = try await LegacyUserImport.run(json: json, databasePath: database)
+            print("imported \(report.imported) user(s) into \(database)")
+            if !report.skipped.isEmpty {
+                print("skipped \(report.skipped.count) already present: \(report.skipped.joined(separator: ", "))")
+            }
+        } catch let rejected as LegacyUserImport.Rejected {
+            throw ValidationError(rejected.description)
         }
     }
 }
