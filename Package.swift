@@ -98,7 +98,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "AuthCtl",
-            dependencies: ["AuthStackCore", "IdentityServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "AuthStackCore", "IdentityServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // MARK: Benchmarks (run in release builds; never timed in `swift test`).

@@ -72,7 +72,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.problem.response(extraHeaders: error.headers)
         } catch {
             let problem = ProblemDetails.from(error)
-            if problem.status >= 500 {
+            // A 503 is an expected, designed answer (no keyring yet, hashing queue full); a 500 is a bug.
+            if problem.status >= 500 && problem.status != 503 {
                 context.logger.error("request failed", metadata: ["error_type": "\(type(of: error))"])
             }
             return problem.response()

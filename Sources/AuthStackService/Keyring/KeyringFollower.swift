@@ -42,7 +42,12 @@ public final class KeyringFollower: KeyringSource, Service {
 
     /// Reads the client token from `configuration.tokenFile`; a missing or empty file is a start-up error.
     public convenience init(configuration: KeyringFollowerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) throws {
-        let token = try String(contentsOfFile: configuration.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token: String
+        do {
+            token = try String(contentsOfFile: configuration.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw StartupError.unreadableTokenFile(configuration.tokenFile)
+        }
         guard !token.isEmpty else { throw StartupError.emptyTokenFile(configuration.tokenFile) }
         self.init(configuration: configuration, clientToken: token, registry: registry, logger: logger)
     }
@@ -56,10 +61,12 @@ public final class KeyringFollower: KeyringSource, Service {
 
     public enum StartupError: Error, CustomStringConvertible {
         case emptyTokenFile(String)
+        case unreadableTokenFile(String)
 
         public var description: String {
             switch self {
             case .emptyTokenFile(let path): "the key service client token file \(path) is empty; run `authctl init`"
+            case .unreadableTokenFile(let path): "cannot read the key service client token file \(path); run `authctl init` or set the *_KEYS_TOKEN_FILE variable"
             }
         }
     }

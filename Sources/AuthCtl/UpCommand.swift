@@ -1,0 +1,349 @@
+import ArgumentParser
+import AsyncHTTPClient
+import AuthStackCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `authctl up`: the whole stack on this machine, one process per service, on SQLite with generated secrets
+/// (DESIGN.md §9).
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start the key, identity and notes services locally (SQLite, secrets in keys/) and stop them on Ctrl-C.",
+        discussion: """
+            Runs `authctl init` first when keys/ holds no secrets. Waits until every service's /readyz answers 200, prints \
+            the URLs and a curl walk-through, and streams each service's log lines with its name in front. Ctrl-C or \
+            SIGTERM stops all three; if one of them exits on its own, the others are stopped too and authctl exits 1.
+            """
+    )
+
+    @Option(name: .customLong("keys-dir"), help: "Directory with master.key and the client tokens.")
+    var keysDirectory = "keys"
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the SQLite databases.")
+    var dataDirectory = "data"
+
+    @Option(help: "Address the services listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .customLong("identity-port")) var identityPort = 8081
+    @Option(name: .customLong("notes-port")) var notesPort = 8082
+    @Option(name: .customLong("keys-port")) var keysPort = 8083
+
+    @Option(name: .customLong("bin-dir"), help: "Directory with the service binaries (default: next to authctl).")
+    var binaryDirectory: String?
+
+    @Flag(name: .customLong("secure-cookies"), help: "Keep `Secure` on the refresh cookie (needs HTTPS in front).")
+    var secureCookies = false
+
+    @Option(name: .customLong("log-level"), help: "LOG_LEVEL for the services.")
+    var logLevel = "info"
+
+    @Option(help: "Seconds to wait for every service to become ready.")
+    var timeout = 120
+
+    struct Service {
+        let name: String
+        let binary: String
+        let port: Int
+        let environment: [String: String]
+    }
+
+    var services: [Service] {
+        let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
+        let keysURL = "http://\(Self.urlHost(host)):\(keysPort)"
+        return [
+            Service(name: "keys", binary: directory + "/key-service", port: keysPort, environment: [
+                "KEYS_HOST": host, "KEYS_PORT": String(keysPort), "KEYS_DATABASE_PATH": dataDirectory + "/keys.sqlite",
+                "KEYS_SECRETS_DIR": keysDirectory,
+            ]),
+            Service(name: "identity", binary: directory + "/identity-service", port: identityPort, environment: [
+                "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
+                "IDENTITY_KEYS_URL": keysURL, "IDENTITY_KEYS_TOKEN_FILE": keysDirectory + "/identity.token",
+                "IDENTITY_COOKIE_SECURE": secureCookies ? "true" : "false",
+            ]),
+            Service(name: "notes", binary: directory + "/notes-service", port: notesPort, environment: [
+                "NOTES_HOST": host, "NOTES_PORT": String(notesPort), "NOTES_DATABASE_PATH": dataDirectory + "/notes.sqlite",
+                "NOTES_KEYS_URL": keysURL, "NOTES_KEYS_TOKEN_FILE": keysDirectory + "/notes.token",
+            ]),
+        ]
+    }
+
+    static func urlHost(_ host: String) -> String {
+        if host == "0.0.0.0" { return "127.0.0.1" }
+        if host == "::" { return "[::1]" }
+        return host.contains(":") ? "[\(host)]" : host
+    }
+
+    func validate() throws {
+        for port in [identityPort, notesPort, keysPort] where !(1...65535).contains(port) {
+            throw ValidationError("port \(port) is out of range")
+        }
+        guard Set([identityPort, notesPort, keysPort]).count == 3 else { throw ValidationError("the three services need three different ports") }
+    }
+
+    func run() async throws {
+        let services = self.services
+        for service in services where !FileManager.default.isExecutableFile(atPath: service.binary) {
+            throw ValidationError("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
+        }
+        for service in services {
+            if let problem = Self.portProblem(host: host, port: service.port) {
+                throw ValidationError("port \(service.port) for the \(service.name) service is \(problem); stop what uses it or pass --\(service.name == "keys" ? "keys" : service.name)-port")
+            }
+        }
+        try prepareSecrets()
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+
+        let supervisor = Supervisor()
+        let stop = supervisor.watchSignals()
+        for service in services {
+            try supervisor.start(service, logLevel: logLevel)
+        }
+        let readiness = Task { try await waitUntilReady(services, supervisor: supervisor) }
+        let outcome = await supervisor.firstEvent(orReady: readiness)
+        switch outcome {
+        case .ready:
+            printBanner()
+            let event = await stop.value
+            if case .exited(let name, let status) = event {
+                supervisor.stopAll()
+                throw ValidationError("the \(name) service exited (status \(status)); its log is above. Stopped the others.")
+            }
+            print("authctl: stopping the services…")
+            supervisor.stopAll()
+        case .exited(let name, let status):
+            readiness.cancel()
+            supervisor.stopAll()
+            throw ValidationError("the \(name) service exited during start-up (status \(status)); its log is above. Stopped the others.")
+        case .signal:
+            readiness.cancel()
+            print("authctl: stopping the services…")
+            supervisor.stopAll()
+        case .notReady(let message):
+            supervisor.stopAll()
+            throw ValidationError(message)
+        }
+    }
+
+    private func prepareSecrets() throws {
+        let directory = SecretsDirectory(path: keysDirectory)
+        let names = ["master.key"] + SecretsDirectory.clients.map { "\($0.name).token" }
+        let present = names.filter { FileManager.default.fileExists(atPath: keysDirectory + "/" + $0) }
+        if present.isEmpty {
+            do {
+                for path in try directory.initialize(force: false) { print("authctl: wrote \(path)") }
+            } catch {
+                throw ValidationError(error.description)
+            }
+        } else if present.count < names.count {
+            let missing = Set(names).subtracting(present).sorted()
+            throw ValidationError("\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` (this makes stored keys unreadable)")
+        }
+    }
+
+    private func waitUntilReady(_ services: [Service], supervisor: Supervisor) async throws {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        var waiting = services
+        while !waiting.isEmpty {
+            try Task.checkCancellation()
+            var still: [Service] = []
+            for service in waiting {
+                let url = "http://\(Self.urlHost(host)):\(service.port)/readyz"
+                let ready = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)).status.code) == 200
+                if !ready { still.append(service) }
+            }
+            waiting = still
+            if waiting.isEmpty { return }
+            guard ContinuousClock.now < deadline else {
+                throw NotReady(message: "not ready after \(timeout) s: \(waiting.map(\.name).joined(separator: ", ")); see the log above")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    struct NotReady: Error { let message: String }
+
+    private func printBanner() {
+        let h = Self.urlHost(host)
+        print("""
+
+            AuthStack is up.
+              identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
+              notes     http://\(h):\(notesPort)   (/notes)
+              keys      http://\(h):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
+              data in \(dataDirectory)/, secrets in \(keysDirectory)/
+
+            Try it:
+              curl -s -c cookies.txt -X POST http://\(h):\(identityPort)/signup -H 'Content-Type: application/json' \\
+                   -d '{"username":"ada","password":"correct horse battery staple"}' | tee signup.json
+              ACCESS=$(jq -r .access_token signup.json)
+              curl -s http://\(h):\(identityPort)/me -H "Authorization: Bearer $ACCESS"
+              curl -s -X POST http://\(h):\(notesPort)/notes -H "Authorization: Bearer $ACCESS" \\
+                   -H 'Content-Type: application/json' -d '{"title":"first note","body":"hello"}'
+              curl -s http://\(h):\(notesPort)/notes -H "Authorization: Bearer $ACCESS"
+              curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/refresh
+              curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/logout -i
+
+            Ctrl-C stops all three.
+
+            """)
+    }
+
+    /// Why `port` cannot be used on `host`, or nil when a listener could bind it now.
+    static func portProblem(host: String, port: Int) -> String? {
+        do {
+            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: host, port: port).wait()
+            try channel.close().wait()
+            return nil
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            return "in use"
+        } catch {
+            return "unusable (\(error))"
+        }
+    }
+}
+
+/// Starts the service processes, prefixes their output, and stops them all.
+final class Supervisor: @unchecked Sendable {
+    enum Event: Sendable {
+        case ready
+        case exited(name: String, status: Int32)
+        case signal
+        case notReady(String)
+    }
+
+    private let lock = NSLock()
+    private var processes: [(name: String, process: Process)] = []
+    private var stopping = false
+    private var continuation: AsyncStream<Event>.Continuation?
+    private let events: AsyncStream<Event>
+    private var signalSources: [any DispatchSourceSignal] = []
+    private let output = FileHandle.standardOutput
+    private let outputLock = NSLock()
+
+    init() {
+        var continuation: AsyncStream<Event>.Continuation?
+        events = AsyncStream { continuation = $0 }
+        self.continuation = continuation
+    }
+
+    /// SIGINT and SIGTERM become events instead of killing authctl before its children.
+    func watchSignals() -> Task<Event, Never> {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in self?.continuation?.yield(.signal) }
+            source.resume()
+            signalSources.append(source)
+        }
+        let events = self.events
+        return Task {
+            for await event in events {
+                switch event {
+                case .signal, .exited: return event
+                default: continue
+                }
+            }
+            return .signal
+        }
+    }
+
+    func start(_ service: UpCommand.Service, logLevel: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: service.binary)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(service.environment) { $1 }
+        environment["LOG_LEVEL"] = logLevel
+        // The services stop themselves if authctl dies without stopping them (no orphans even after SIGKILL).
+        environment["AUTHSTACK_EXIT_WITH_PARENT"] = "1"
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let prefix = service.name.padding(toLength: 8, withPad: " ", startingAt: 0) + " | "
+        let lines = LineSplitter()
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            if chunk.isEmpty { handle.readabilityHandler = nil }
+            for line in lines.feed(chunk, final: chunk.isEmpty) { self?.write(prefix, line) }
+        }
+        process.terminationHandler = { [weak self] finished in
+            guard let self else { return }
+            let expected = self.lock.withLock { self.stopping }
+            if !expected { self.continuation?.yield(.exited(name: service.name, status: finished.terminationStatus)) }
+        }
+        try process.run()
+        lock.withLock { processes.append((service.name, process)) }
+    }
+
+    private func write(_ prefix: String, _ line: Data) {
+        outputLock.withLock {
+            output.write(Data(prefix.utf8) + line + Data([0x0A]))
+        }
+    }
+
+    /// The first of: every service ready, a service exited, a signal.
+    func firstEvent(orReady readiness: Task<Void, any Error>) async -> Event {
+        let continuation = self.continuation
+        let watcher = Task {
+            do {
+                try await readiness.value
+                continuation?.yield(.ready)
+            } catch let error as UpCommand.NotReady {
+                continuation?.yield(.notReady(error.message))
+            } catch {}
+        }
+        defer { watcher.cancel() }
+        for await event in events { return event }
+        return .signal
+    }
+
+    /// SIGTERM to every service (they finish in-flight requests), SIGKILL to any still running after 10 s.
+    func stopAll() {
+        let running = lock.withLock { () -> [(name: String, process: Process)] in
+            stopping = true
+            return processes
+        }
+        for (_, process) in running where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        while running.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
+        for (name, process) in running where process.isRunning {
+            print("authctl: \(name) did not stop within 10 s; killing it")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        for (_, process) in running { process.waitUntilExit() }
+    }
+}
+
+/// Splits a byte stream into lines; a final partial line comes out when the stream ends.
+final class LineSplitter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending = Data()
+
+    func feed(_ chunk: Data, final: Bool) -> [Data] {
+        lock.withLock {
+            pending.append(chunk)
+            var lines: [Data] = []
+            while let newline = pending.firstIndex(of: 0x0A) {
+                lines.append(Data(pending[pending.startIndex..<newline]))
+                pending.removeSubrange(pending.startIndex...newline)
+            }
+            if final && !pending.isEmpty {
+                lines.append(pending)
+                pending = Data()
+            }
+            return lines
+        }
+    }
+}
