@@ -84,7 +84,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "NotesService",
-            dependencies: ["AuthStackCore", "AuthStackService", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "AuthStackCore", "AuthStackService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func notesServiceServesOperationalEndpoints() async throws {
-        try await expectOperational(buildNotesApplication(settings: settings, runtime: ServiceRuntime(name: "notes")))
+        try await expectOperational(NotesFixture().application())
     }
 
     @Test func keyServiceServesOperationalEndpoints() async throws {
