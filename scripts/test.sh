@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every AuthStack test: the README's test command, and what CI runs on a clean clone.
+#   1. the Swift test suites (unit, HTTP, live loopback tests with a real key service);
+#   2. the end-to-end walk-through against a real `authctl up` (scripts/e2e.sh: curl + python3).
 # Network tests bind to 127.0.0.1 only; nothing here needs Docker or the internet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 swift test --skip-build
+./scripts/e2e.sh .build/debug

@@ -32,7 +32,7 @@ struct InitCommand: ParsableCommand {
             let written = try SecretsDirectory(path: keysDirectory).initialize(force: force)
             for path in written { print("wrote \(path)") }
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description)
         }
     }
 }
@@ -70,7 +70,7 @@ struct ImportUsersCommand: AsyncParsableCommand {
         do {
             json = try Data(contentsOf: URL(fileURLWithPath: file))
         } catch {
-            throw ValidationError("cannot read \(file): \(error.localizedDescription)")
+            throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
         }
         do {
             let report = try await LegacyUserImport.run(json: json, databasePath: database)
@@ -79,7 +79,14 @@ struct ImportUsersCommand: AsyncParsableCommand {
                 print("skipped \(report.skipped.count) already present: \(report.skipped.joined(separator: ", "))")
             }
         } catch let rejected as LegacyUserImport.Rejected {
-            throw ValidationError(rejected.description)
+            throw CommandFailure(rejected.description)
         }
     }
+}
+
+/// A command that could not do its work (as opposed to a usage error): ArgumentParser prints
+/// `Error: <description>` without the usage text and exits 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

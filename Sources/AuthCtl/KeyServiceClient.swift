@@ -18,7 +18,7 @@ struct KeyServiceClient {
         do {
             token = try SecretsDirectory(path: keysDirectory).read("admin.token").trimmingCharacters(in: .whitespacesAndNewlines)
         } catch {
-            throw ValidationError("cannot read the admin token \(tokenFile): run `authctl init` first, or pass --keys-dir")
+            throw CommandFailure("cannot read the admin token \(tokenFile): run `authctl init` first, or pass --keys-dir")
         }
     }
 
@@ -34,9 +34,9 @@ struct KeyServiceClient {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            response = try await Self.http.execute(request, timeout: .seconds(30))
         } catch {
-            throw ValidationError("cannot reach the key service at \(baseURL) (\(error)); is it running? (`authctl up` starts it)")
+            throw CommandFailure("cannot reach the key service at \(baseURL) (\(error)); is it running? (`authctl up` starts it)")
         }
         let body = try await response.body.collect(upTo: 4 << 20)
         let answer = Answer(status: response.status.code, headers: response.headers, body: Data(buffer: body))
@@ -44,13 +44,19 @@ struct KeyServiceClient {
         case 200..<300:
             return answer
         case 401:
-            throw ValidationError("the key service refused the admin token in \(tokenFile) (401); was it generated for this deployment?")
+            throw CommandFailure("the key service refused the admin token in \(tokenFile) (401); was it generated for this deployment?")
         case 403:
-            throw ValidationError("the token in \(tokenFile) is not an admin token (403)")
+            throw CommandFailure("the token in \(tokenFile) is not an admin token (403)")
         default:
-            throw ValidationError(Self.problemMessage(answer))
+            throw CommandFailure(Self.problemMessage(answer))
         }
     }
+
+    /// A client that gives up connecting after 2 s (the shared one keeps retrying for 10 s), never follows redirects
+    /// (the admin token must not travel elsewhere), and lives as long as the process.
+    static let http = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2))))
 
     static func problemMessage(_ answer: Answer) -> String {
         let object = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]

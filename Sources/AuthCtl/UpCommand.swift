@@ -93,44 +93,48 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         let services = self.services
         for service in services where !FileManager.default.isExecutableFile(atPath: service.binary) {
-            throw ValidationError("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
+            throw CommandFailure("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
         }
         for service in services {
             if let problem = Self.portProblem(host: host, port: service.port) {
-                throw ValidationError("port \(service.port) for the \(service.name) service is \(problem); stop what uses it or pass --\(service.name == "keys" ? "keys" : service.name)-port")
+                throw CommandFailure("port \(service.port) for the \(service.name) service is \(problem); stop what uses it or pass --\(service.name == "keys" ? "keys" : service.name)-port")
             }
         }
         try prepareSecrets()
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
 
         let supervisor = Supervisor()
-        let stop = supervisor.watchSignals()
+        supervisor.watchSignals()
         for service in services {
             try supervisor.start(service, logLevel: logLevel)
         }
-        let readiness = Task { try await waitUntilReady(services, supervisor: supervisor) }
-        let outcome = await supervisor.firstEvent(orReady: readiness)
-        switch outcome {
-        case .ready:
-            printBanner()
-            let event = await stop.value
-            if case .exited(let name, let status) = event {
+        let readiness = Task {
+            do {
+                try await waitUntilReady(services, supervisor: supervisor)
+                supervisor.post(.ready)
+            } catch let error as NotReady {
+                supervisor.post(.notReady(error.message))
+            } catch {}
+        }
+        defer { readiness.cancel() }
+        var ready = false
+        for await event in supervisor.events {
+            switch event {
+            case .ready:
+                ready = true
+                printBanner()
+                continue
+            case .signal:
+                say("authctl: stopping the services…")
                 supervisor.stopAll()
-                throw ValidationError("the \(name) service exited (status \(status)); its log is above. Stopped the others.")
+                return
+            case .exited(let name, let status):
+                supervisor.stopAll()
+                throw CommandFailure("the \(name) service exited \(ready ? "" : "during start-up ")(status \(status)); its log is above. Stopped the others.")
+            case .notReady(let message):
+                supervisor.stopAll()
+                throw CommandFailure(message)
             }
-            print("authctl: stopping the services…")
-            supervisor.stopAll()
-        case .exited(let name, let status):
-            readiness.cancel()
-            supervisor.stopAll()
-            throw ValidationError("the \(name) service exited during start-up (status \(status)); its log is above. Stopped the others.")
-        case .signal:
-            readiness.cancel()
-            print("authctl: stopping the services…")
-            supervisor.stopAll()
-        case .notReady(let message):
-            supervisor.stopAll()
-            throw ValidationError(message)
         }
     }
 
@@ -140,13 +144,13 @@ struct UpCommand: AsyncParsableCommand {
         let present = names.filter { FileManager.default.fileExists(atPath: keysDirectory + "/" + $0) }
         if present.isEmpty {
             do {
-                for path in try directory.initialize(force: false) { print("authctl: wrote \(path)") }
+                for path in try directory.initialize(force: false) { say("authctl: wrote \(path)") }
             } catch {
-                throw ValidationError(error.description)
+                throw CommandFailure(error.description)
             }
         } else if present.count < names.count {
             let missing = Set(names).subtracting(present).sorted()
-            throw ValidationError("\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` (this makes stored keys unreadable)")
+            throw CommandFailure("\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` (this makes stored keys unreadable)")
         }
     }
 
@@ -174,7 +178,7 @@ struct UpCommand: AsyncParsableCommand {
 
     private func printBanner() {
         let h = Self.urlHost(host)
-        print("""
+        say("""
 
             AuthStack is up.
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
@@ -227,7 +231,8 @@ final class Supervisor: @unchecked Sendable {
     private var processes: [(name: String, process: Process)] = []
     private var stopping = false
     private var continuation: AsyncStream<Event>.Continuation?
-    private let events: AsyncStream<Event>
+    /// Every event, for one consumer: readiness, a service's exit, a signal.
+    let events: AsyncStream<Event>
     private var signalSources: [any DispatchSourceSignal] = []
     private let output = FileHandle.standardOutput
     private let outputLock = NSLock()
@@ -239,25 +244,17 @@ final class Supervisor: @unchecked Sendable {
     }
 
     /// SIGINT and SIGTERM become events instead of killing authctl before its children.
-    func watchSignals() -> Task<Event, Never> {
+    func watchSignals() {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [weak self] in self?.continuation?.yield(.signal) }
+            source.setEventHandler { [weak self] in self?.post(.signal) }
             source.resume()
             signalSources.append(source)
         }
-        let events = self.events
-        return Task {
-            for await event in events {
-                switch event {
-                case .signal, .exited: return event
-                default: continue
-                }
-            }
-            return .signal
-        }
     }
+
+    func post(_ event: Event) { continuation?.yield(event) }
 
     func start(_ service: UpCommand.Service, logLevel: String) throws {
         let process = Process()
@@ -281,7 +278,7 @@ final class Supervisor: @unchecked Sendable {
         process.terminationHandler = { [weak self] finished in
             guard let self else { return }
             let expected = self.lock.withLock { self.stopping }
-            if !expected { self.continuation?.yield(.exited(name: service.name, status: finished.terminationStatus)) }
+            if !expected { self.post(.exited(name: service.name, status: finished.terminationStatus)) }
         }
         try process.run()
         lock.withLock { processes.append((service.name, process)) }
@@ -291,22 +288,6 @@ final class Supervisor: @unchecked Sendable {
         outputLock.withLock {
             output.write(Data(prefix.utf8) + line + Data([0x0A]))
         }
-    }
-
-    /// The first of: every service ready, a service exited, a signal.
-    func firstEvent(orReady readiness: Task<Void, any Error>) async -> Event {
-        let continuation = self.continuation
-        let watcher = Task {
-            do {
-                try await readiness.value
-                continuation?.yield(.ready)
-            } catch let error as UpCommand.NotReady {
-                continuation?.yield(.notReady(error.message))
-            } catch {}
-        }
-        defer { watcher.cancel() }
-        for await event in events { return event }
-        return .signal
     }
 
     /// SIGTERM to every service (they finish in-flight requests), SIGKILL to any still running after 10 s.
@@ -319,7 +300,7 @@ final class Supervisor: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(10)
         while running.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
         for (name, process) in running where process.isRunning {
-            print("authctl: \(name) did not stop within 10 s; killing it")
+            say("authctl: \(name) did not stop within 10 s; killing it")
             kill(process.processIdentifier, SIGKILL)
         }
         for (_, process) in running { process.waitUntilExit() }
@@ -346,4 +327,10 @@ final class LineSplitter: @unchecked Sendable {
             return lines
         }
     }
+}
+
+/// Writes a line to standard output at once: authctl's lines and the services' lines interleave on one terminal or
+/// pipe, and `print` would hold ours back in stdio's buffer when the output is a pipe.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

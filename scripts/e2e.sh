@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end: the README walk-through against a real `authctl up` (three processes on loopback, SQLite, fresh
+# secrets), with curl. Checks every status and the fields that matter; exits non-zero at the first surprise.
+#
+#   scripts/e2e.sh [BIN_DIR]      (default .build/debug; build first: swift build)
+#
+# Short lifetimes make expiry and reuse observable in seconds: access tokens live 4 s with no leeway at notes,
+# and the refresh grace window is 1 s.
+set -euo pipefail
+
+BIN=${1:-.build/debug}
+BIN=$(cd "$BIN" && pwd)
+WORK=$(mktemp -d)
+LOG="$WORK/up.log"
+UP_PID=""
+
+cleanup() {
+    if [[ -n "$UP_PID" ]] && kill -0 "$UP_PID" 2>/dev/null; then kill -TERM "$UP_PID"; wait "$UP_PID" || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "e2e: FAIL: $*" >&2
+    echo "--- last lines of authctl up ---" >&2
+    tail -n 30 "$LOG" | cut -c1-300 >&2 || true
+    exit 1
+}
+step() { echo "e2e: $*"; }
+
+# json FILE EXPR — a field of a JSON document (python3 is everywhere CI and developers are).
+json() { python3 -c 'import json,sys; v=eval("d"+sys.argv[2], {"d": json.load(open(sys.argv[1]))}); print("null" if v is None else v)' "$1" "$2"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port)
+ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
+
+# request METHOD URL EXPECTED_STATUS [curl args…] — body to $WORK/body, headers to $WORK/headers.
+request() {
+    local method=$1 url=$2 expected=$3; shift 3
+    local status
+    status=$(curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method" "$url" "$@") || fail "$method $url: curl failed"
+    [[ "$status" == "$expected" ]] || fail "$method $url: expected $expected, got $status: $(head -c 400 "$WORK/body")"
+}
+header() { grep -i "^$1:" "$WORK/headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+code() { json "$WORK/body" '["code"]'; }
+expect_code() { [[ "$(code)" == "$1" ]] || fail "expected problem code $1, got $(code)"; }
+
+step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT"
+IDENTITY_ACCESS_TTL=4 IDENTITY_REFRESH_GRACE=1 NOTES_LEEWAY=0 IDENTITY_SCRYPT_LOG_N=14 \
+    "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
+    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" >"$LOG" 2>&1 &
+UP_PID=$!
+for _ in $(seq 1 600); do
+    grep -q "AuthStack is up" "$LOG" && break
+    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during start-up"
+    sleep 0.2
+done
+grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up within 120 s"
+[[ -f "$WORK/keys/master.key" && -f "$WORK/keys/admin.token" ]] || fail "authctl up did not generate the secrets"
+
+step "signup, duplicate signup, login, wrong password"
+CRED='{"username":"Ada","password":"correct horse battery staple"}'
+request POST "$ID/signup" 201 -H 'Content-Type: application/json' -d "$CRED"
+[[ "$(json "$WORK/body" '["token_type"]')" == Bearer ]] || fail "token_type"
+[[ "$(header Cache-Control)" == no-store ]] || fail "token responses must not be cached"
+request POST "$ID/signup" 409 -H 'Content-Type: application/json' -d '{"username":"ada","password":"another password"}'
+expect_code username_taken
+request POST "$ID/login" 200 -H 'Content-Type: application/json' -d "$CRED" -c "$WORK/cookies"
+cp "$WORK/body" "$WORK/login.json"
+ACCESS=$(json "$WORK/login.json" '["access_token"]')
+request POST "$ID/login" 401 -H 'Content-Type: application/json' -d '{"username":"ada","password":"wrong password!"}'
+expect_code invalid_credentials
+request POST "$ID/login" 400 -H 'Content-Type: application/json' -d '{"username":"ada"}'
+expect_code invalid_request
+
+step "/me and sessions"
+request GET "$ID/me" 200 -H "Authorization: Bearer $ACCESS"
+[[ "$(json "$WORK/body" '["username"]')" == Ada ]] || fail "/me username"
+request GET "$ID/sessions" 200 -H "Authorization: Bearer $ACCESS"
+[[ "$(json "$WORK/body" '["sessions"].__len__()')" == 2 ]] || fail "two sessions (signup and login) expected"
+
+step "notes CRUD"
+request POST "$NOTES/notes" 201 -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"title":"Groceries","body":"milk"}'
+NOTE=$(json "$WORK/body" '["id"]')
+[[ "$(header Location)" == "/notes/$NOTE" ]] || fail "Location header: $(header Location)"
+request GET "$NOTES/notes" 200 -H "Authorization: Bearer $ACCESS"
+[[ "$(json "$WORK/body" '["notes"][0]["id"]')" == "$NOTE" ]] || fail "the list shows the note"
+request PATCH "$NOTES/notes/$NOTE" 200 -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' -d '{"body":"milk, eggs"}'
+[[ "$(json "$WORK/body" '["body"]')" == "milk, eggs" && "$(json "$WORK/body" '["title"]')" == Groceries ]] || fail "patch"
+request GET "$NOTES/notes/$NOTE" 200 -H "Authorization: Bearer $ACCESS"
+request DELETE "$NOTES/notes/$NOTE" 204 -H "Authorization: Bearer $ACCESS"
+request GET "$NOTES/notes/$NOTE" 404 -H "Authorization: Bearer $ACCESS"
+expect_code note_not_found
+
+step "bearer failures at notes"
+request GET "$NOTES/notes" 401
+expect_code missing_token
+[[ "$(header WWW-Authenticate)" == 'Bearer realm="notes"' ]] || fail "challenge without error: $(header WWW-Authenticate)"
+request GET "$NOTES/notes" 401 -H "Authorization: Bearer ${ACCESS%?}x"
+expect_code invalid_token
+[[ "$(header WWW-Authenticate)" == 'Bearer realm="notes", error="invalid_token"' ]] || fail "challenge with error"
+
+step "key rotation: old tokens keep working, new ones carry the new kid"
+"$BIN/authctl" keys rotate --force --url "$KEYS" --keys-dir "$WORK/keys" >"$WORK/rotate.txt" || fail "authctl keys rotate"
+NEW_KID=$(sed -n 's/^keyring version [0-9]*, current //p' "$WORK/rotate.txt")
+request GET "$NOTES/notes" 200 -H "Authorization: Bearer $ACCESS"
+sleep 0.5
+request POST "$ID/login" 200 -H 'Content-Type: application/json' -d "$CRED"
+FRESH=$(json "$WORK/body" '["access_token"]')
+KID=$(python3 -c 'import base64,json,sys; h=sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["kid"])' "$FRESH")
+[[ "$KID" == "$NEW_KID" ]] || fail "identity signs with $KID, the new current key is $NEW_KID"
+"$BIN/authctl" keys list --url "$KEYS" --keys-dir "$WORK/keys" | grep -q previous || fail "keys list shows the previous key"
+
+step "expired access token → token_expired"
+sleep 5
+request GET "$NOTES/notes" 401 -H "Authorization: Bearer $ACCESS"
+expect_code token_expired
+
+step "refresh rotation, grace-window retry, reuse detection"
+request POST "$ID/refresh" 200 -b "$WORK/cookies" -c "$WORK/cookies"
+SUCCESSOR=$(json "$WORK/body" '["refresh_token"]')
+ACCESS=$(json "$WORK/body" '["access_token"]')
+request GET "$NOTES/notes" 200 -H "Authorization: Bearer $ACCESS"
+OLD=$(json "$WORK/login.json" '["refresh_token"]')
+request POST "$ID/refresh" 200 -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$OLD\"}"
+[[ "$(json "$WORK/body" '["refresh_token"]')" == "$SUCCESSOR" ]] || fail "a retry inside the grace window must get the same successor"
+sleep 1.5
+request POST "$ID/refresh" 401 -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$OLD\"}"
+expect_code refresh_token_reused
+request POST "$ID/refresh" 401 -b "$WORK/cookies"
+expect_code invalid_refresh_token
+
+step "logout"
+request POST "$ID/login" 200 -H 'Content-Type: application/json' -d "$CRED" -c "$WORK/cookies"
+LAST=$(json "$WORK/body" '["refresh_token"]')
+request POST "$ID/logout" 204 -b "$WORK/cookies" -c "$WORK/cookies"
+header Set-Cookie | grep -q 'Max-Age=0' || fail "logout clears the cookie"
+request POST "$ID/logout" 204
+request POST "$ID/refresh" 401 -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$LAST\"}"
+expect_code invalid_refresh_token
+
+step "stopping the stack"
+kill -TERM "$UP_PID"
+wait "$UP_PID" || fail "authctl up exited non-zero after SIGTERM"
+UP_PID=""
+for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT"; do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then fail "a service still answers on port $port after authctl up stopped"; fi
+done
+step "PASS"
