@@ -9,7 +9,7 @@ struct AuthCtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authctl",
         abstract: "Administer an AuthStack deployment.",
-        subcommands: [InitCommand.self, UpCommand.self, KeysCommand.self, UsersCommand.self]
+        subcommands: [InitCommand.self, UpCommand.self, KeysCommand.self, DrillCommand.self, UsersCommand.self]
     )
 }
 
