@@ -170,4 +170,23 @@ UP_PID=""
 for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT"; do
     if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then fail "a service still answers on port $port after authctl up stopped"; fi
 done
+step "no orphans: SIGKILL authctl up, its services stop on their own"
+"$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
+    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" >"$LOG" 2>&1 &
+UP_PID=$!
+for _ in $(seq 1 600); do grep -q "AuthStack is up" "$LOG" && break; sleep 0.2; done
+grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up a second time (same data and keys)"
+request GET "$NOTES/notes" 401   # the notes database and keys survived the restart; the service answers
+kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null || true
+UP_PID=""
+gone=""
+for _ in $(seq 1 50); do
+    gone=yes
+    for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT"; do
+        if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then gone=""; fi
+    done
+    [[ -n "$gone" ]] && break
+    sleep 0.2
+done
+[[ -n "$gone" ]] || fail "services kept running 10 s after authctl up was killed"
 step "PASS"
