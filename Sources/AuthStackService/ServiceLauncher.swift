@@ -90,6 +90,7 @@ extension ServiceRuntime {
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: serverName),
             services: services,
             logger: logger

@@ -27,6 +27,11 @@ public struct ServiceSettings: Sendable, Equatable {
     public var port: Int
     /// Lowest log level written.
     public var logLevel: Logger.Level
+    /// Seconds a connection may sit without a request in progress — before its first request (slow or silent
+    /// clients, slowloris) and between keep-alive requests — before the server closes it (`<PREFIX>_IDLE_TIMEOUT`,
+    /// default 75: longer than nginx's 60 s upstream keep-alive, so the gateway never reuses a connection the
+    /// service is closing). A request being processed (a 60 s long-poll included) is never cut.
+    public var idleTimeout: Double = 75
 
     /// Explicit settings.
     public init(host: String, port: Int, logLevel: Logger.Level = .info) {
@@ -45,6 +50,12 @@ public struct ServiceSettings: Sendable, Equatable {
             self.port = port
         } else {
             port = defaultPort
+        }
+        if let text = environment["\(prefix)_IDLE_TIMEOUT"] {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 1, seconds <= 3_600 else {
+                throw InvalidSetting(variable: "\(prefix)_IDLE_TIMEOUT", reason: "expected seconds from 1 to 3600")
+            }
+            idleTimeout = seconds
         }
         if let text = environment["LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {

@@ -37,10 +37,10 @@ struct IdentityFixture {
         ])
     }
 
-    func application() async throws -> some ApplicationProtocol {
+    func application(settings: ServiceSettings = ServiceSettings(host: "127.0.0.1", port: 0)) async throws -> some ApplicationProtocol {
         let clock = self.clock
         return try await buildIdentityApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: configuration, runtime: ServiceRuntime(name: "identity"),
+            settings: settings, configuration: configuration, runtime: ServiceRuntime(name: "identity"),
             keyring: FixedKeyringSource(keyring, receivedAt: clock.now), passwords: passwords, clock: { clock.now })
     }
 

@@ -1,0 +1,135 @@
+import AuthStackCore
+import AuthStackService
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import IdentityServer
+
+/// Hostile HTTP input at the socket level: slow and silent clients, oversized and excessive headers, invalid UTF-8,
+/// very long paths. Each gets a precise 4xx or a closed connection — never a 5xx, never a hang — and the service keeps
+/// answering afterwards.
+@Suite struct HostileInputTests {
+    /// A blocking loopback socket with a receive timeout, for byte-exact requests HTTP clients refuse to send.
+    final class RawConnection: @unchecked Sendable {
+        let descriptor: Int32
+
+        init(port: Int, timeout: Double = 10) throws {
+            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+            var limit = timeval(tv_sec: Int(timeout), tv_usec: Int(timeout.truncatingRemainder(dividingBy: 1) * 1_000_000))
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(descriptor) }
+
+        func send(_ bytes: [UInt8]) {
+            _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+
+        /// Everything until the peer closes or the timeout passes; `closed` tells which.
+        func readAll() -> (text: String, closed: Bool) {
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                if count > 0 { received += buffer[0..<count]; continue }
+                return (String(decoding: received, as: UTF8.self), count == 0)
+            }
+        }
+
+        /// Connects, sends `parts` (pausing `pause` between them) and reads until close or timeout — on a thread of its
+        /// own: blocking socket calls on the cooperative pool would starve the server under test.
+        static func exchange(port: Int, _ parts: [[UInt8]], pause: Duration = .zero, timeout: Double = 10) async throws -> (text: String, closed: Bool) {
+            let connection = try RawConnection(port: port, timeout: timeout)
+            return await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    for (index, part) in parts.enumerated() {
+                        if index > 0 { Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18) }
+                        connection.send(part)
+                    }
+                    continuation.resume(returning: connection.readAll())
+                }
+            }
+        }
+
+        /// The status code of the first response in `text`, if any.
+        static func status(_ text: String) -> Int? {
+            guard text.hasPrefix("HTTP/1.1 ") else { return nil }
+            return Int(text.dropFirst(9).prefix(3))
+        }
+    }
+
+    private func withIdentity(idleTimeout: Double = 75, _ body: @Sendable (Int) async throws -> Void) async throws {
+        var settings = ServiceSettings(host: "127.0.0.1", port: 0)
+        settings.idleTimeout = idleTimeout
+        try await IdentityFixture().application(settings: settings).test(.live) { client in
+            let port = try #require(client.port)
+            try await body(port)
+            // Still healthy afterwards (a new connection: the test client's own may have idled out).
+            let health = try await RawConnection.exchange(port: port, [Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)])
+            #expect(RawConnection.status(health.text) == 200)
+        }
+    }
+
+    @Test func silentAndSlowClientsAreDisconnectedAfterTheIdleTimeout() async throws {
+        try await withIdentity(idleTimeout: 1) { port in
+            let started = ContinuousClock.now
+            let (text, closed) = try await RawConnection.exchange(port: port, [])
+            #expect(closed && text.isEmpty, "a connection that never sends a request is closed")
+            #expect(ContinuousClock.now - started < .seconds(5))
+
+            // Slowloris: a request head that never ends.
+            let slow = try await RawConnection.exchange(
+                port: port, [Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-a: 1\r\n".utf8), Array("X-b: 2\r\n".utf8)], pause: .milliseconds(400))
+            #expect(slow.closed && slow.text.isEmpty)
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
+    }
+
+    @Test func oversizedAndExcessiveHeadersAreRefusedWithoutA5xx() async throws {
+        try await withIdentity { port in
+            for request in [
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n" + (0..<2_000).map { "X-\($0): v\r\n" }.joined() + "\r\n",
+                "GET /\(String(repeating: "p", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n",
+                "NOT-HTTP\r\n\r\n",
+            ] {
+                let (text, _) = try await RawConnection.exchange(port: port, [Array(request.utf8)])
+                let status = RawConnection.status(text)
+                #expect(status == nil || (400..<500).contains(status!), "\(request.prefix(40)) → \(text.prefix(80))")
+            }
+        }
+    }
+
+    @Test func longPathsInvalidUTF8AndDeepJSONGetPrecise4xx() async throws {
+        try await withIdentity { port in
+            let cases: [(String, [UInt8], Int)] = [
+                ("GET /" + String(repeating: "x", count: 8_000), [], 404),
+                ("POST /signup", [0x7B, 0x22, 0x75, 0x22, 0x3A, 0x22, 0xFF, 0xFE, 0x22, 0x7D], 400),  // {"u":"\xFF\xFE"}
+                ("POST /signup", Array(String(repeating: "[", count: 20_000).utf8), 400),
+                ("POST /login", Array(#"{"username":"a","password":"\ud800"}"#.utf8), 400),
+                ("POST /signup", Array(#"{"username":"ada","password":"correct horse","username":"bob"}"#.utf8), 201),
+            ]
+            for (line, body, expected) in cases {
+                let head = "\(line) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                let (text, _) = try await RawConnection.exchange(port: port, [Array(head.utf8) + body])
+                #expect(RawConnection.status(text) == expected, "\(line.prefix(30)) \(body.prefix(12)) → \(text.prefix(120))")
+            }
+        }
+    }
+}
