@@ -88,16 +88,14 @@ import Glibc
 
     @Test func silentAndSlowClientsAreDisconnectedAfterTheIdleTimeout() async throws {
         try await withIdentity(idleTimeout: 1) { port in
-            let started = ContinuousClock.now
+            // Closed by the server: the exchange's own read timeout (10 s) would report `closed == false`.
             let (text, closed) = try await RawConnection.exchange(port: port, [])
             #expect(closed && text.isEmpty, "a connection that never sends a request is closed")
-            #expect(ContinuousClock.now - started < .seconds(5))
 
             // Slowloris: a request head that never ends.
             let slow = try await RawConnection.exchange(
                 port: port, [Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-a: 1\r\n".utf8), Array("X-b: 2\r\n".utf8)], pause: .milliseconds(400))
             #expect(slow.closed && slow.text.isEmpty)
-            #expect(ContinuousClock.now - started < .seconds(8))
         }
     }
 

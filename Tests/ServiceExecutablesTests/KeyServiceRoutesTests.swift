@@ -125,8 +125,7 @@ final class TestClock: Sendable {
             var headers = bearer(try fixture.token("notes"))
             headers[.ifNoneMatch] = "\"v1\""
             let admin = bearer(try fixture.token("admin"))
-            let started = ContinuousClock.now
-            async let polled = client.execute(uri: "/v1/keyring?wait=10", method: .get, headers: headers)
+            async let polled = client.execute(uri: "/v1/keyring?wait=15", method: .get, headers: headers)
             try await Task.sleep(for: .milliseconds(200))
             // A second connection: the first one is busy with the long poll.
             let rotated = try await TestClient.withClient(host: "127.0.0.1", port: client.port!) { second in
@@ -134,9 +133,9 @@ final class TestClock: Sendable {
             }
             #expect(rotated.status == .ok)
             let response = try await polled
+            // A poll that ran out its wait answers 304 whatever happened meanwhile; 200 with v2 means it woke on the change.
             #expect(response.status == .ok)
             #expect(response.headers[.eTag] == "\"v2\"")
-            #expect(ContinuousClock.now - started < .seconds(5), "the poll answered on the change, not on its 10 s timeout")
         }
     }
 
