@@ -1,4 +1,5 @@
 import AuthStackCore
+import AuthStackService
 import Foundation
 import GRDB
 
@@ -8,10 +9,7 @@ struct SQLiteIdentityStore: IdentityStore {
     private let database: DatabasePool
 
     init(path: String) async throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        try await Self.migrator.migrateWithoutBlocking(database)
+        database = try await SQLiteDatabase.open(path: path, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
@@ -317,19 +315,5 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func isReachable() async -> Bool {
         (try? await database.read { db in try Int.fetchOne(db, sql: "SELECT 1") }) != nil
-    }
-}
-
-extension DatabaseMigrator {
-    /// Migrates without blocking the caller's thread (GRDB's `migrate` is synchronous).
-    func migrateWithoutBlocking(_ writer: some DatabaseWriter) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            asyncMigrate(writer) { result in
-                switch result {
-                case .success: continuation.resume()
-                case .failure(let error): continuation.resume(throwing: error)
-                }
-            }
-        }
     }
 }

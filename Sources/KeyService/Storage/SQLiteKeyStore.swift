@@ -1,4 +1,5 @@
 import AuthStackCore
+import AuthStackService
 import Foundation
 import GRDB
 
@@ -8,10 +9,7 @@ struct SQLiteKeyStore: KeyStore {
 
     /// Opens (creating if needed) the database at `path` and migrates it.
     init(path: String) async throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        try await Self.migrator.migrateWithoutBlocking(database)
+        database = try await SQLiteDatabase.open(path: path, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
@@ -92,19 +90,5 @@ struct SQLiteKeyStore: KeyStore {
                 metadata.activatedAt?.timeIntervalSince1970, metadata.retireAt?.timeIntervalSince1970,
                 metadata.revokedAt?.timeIntervalSince1970,
             ])
-    }
-}
-
-extension DatabaseMigrator {
-    /// Migrates without blocking the caller's thread (GRDB's `migrate` is synchronous).
-    func migrateWithoutBlocking(_ writer: some DatabaseWriter) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            asyncMigrate(writer) { result in
-                switch result {
-                case .success: continuation.resume()
-                case .failure(let error): continuation.resume(throwing: error)
-                }
-            }
-        }
     }
 }

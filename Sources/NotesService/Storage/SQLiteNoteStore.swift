@@ -1,3 +1,4 @@
+import AuthStackService
 import Foundation
 import GRDB
 
@@ -8,10 +9,7 @@ struct SQLiteNoteStore: NoteStore {
 
     /// Opens (creating if needed) the database at `path` and migrates it; running it again changes nothing.
     init(path: String) async throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
-        try await Self.migrator.migrateWithoutBlocking(database)
+        database = try await SQLiteDatabase.open(path: path, migrator: Self.migrator)
     }
 
     /// The schema, one migration per step; GRDB records which ran, so start-up applies only new ones.
@@ -123,19 +121,5 @@ extension Note: FetchableRecord {
     /// the values are decoded straight from SQLite without an intermediate copy.
     init(row: Row) {
         self.init(id: row[0], title: row[1], body: row[2], createdAt: row[3], updatedAt: row[4])
-    }
-}
-
-extension DatabaseMigrator {
-    /// Migrates without blocking the caller's thread (GRDB's `migrate` is synchronous).
-    func migrateWithoutBlocking(_ writer: some DatabaseWriter) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            asyncMigrate(writer) { result in
-                switch result {
-                case .success: continuation.resume()
-                case .failure(let error): continuation.resume(throwing: error)
-                }
-            }
-        }
     }
 }
