@@ -29,8 +29,9 @@ public struct ServiceRuntime: Sendable {
 
     /// A router with request ids and access logs, metrics and problem+json errors (outermost first), plus
     /// `/healthz`, `/readyz` and `/metrics`.
-    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self) -> Router<Context> {
+    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self, corsOrigins: [String] = []) -> Router<Context> {
         let router = Router(context: Context.self)
+        if !corsOrigins.isEmpty { router.add(middleware: CORSAllowListMiddleware(origins: corsOrigins)) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HTTPMetricsMiddleware(registry: registry))
         router.add(middleware: ProblemMiddleware())

@@ -1,3 +1,5 @@
+import Foundation
+import Hummingbird
 import Logging
 
 /// Settings every service reads from its environment: where to listen and how much to log.
@@ -32,6 +34,9 @@ public struct ServiceSettings: Sendable, Equatable {
     /// default 75: longer than nginx's 60 s upstream keep-alive, so the gateway never reuses a connection the
     /// service is closing). A request being processed (a 60 s long-poll included) is never cut.
     public var idleTimeout: Double = 75
+    /// Exact browser origins allowed to call the public APIs cross-origin with credentials (`<PREFIX>_CORS_ORIGINS`,
+    /// comma-separated, default none: same-origin only). Used by identity and notes; the key service has no CORS.
+    public var corsOrigins: [String] = []
 
     /// Explicit settings.
     public init(host: String, port: Int, logLevel: Logger.Level = .info) {
@@ -56,6 +61,13 @@ public struct ServiceSettings: Sendable, Equatable {
                 throw InvalidSetting(variable: "\(prefix)_IDLE_TIMEOUT", reason: "expected seconds from 1 to 3600")
             }
             idleTimeout = seconds
+        }
+        if let text = environment["\(prefix)_CORS_ORIGINS"] {
+            let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for origin in origins where !CORSAllowListMiddleware<BasicRequestContext>.isOrigin(origin) {
+                throw InvalidSetting(variable: "\(prefix)_CORS_ORIGINS", reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)")
+            }
+            corsOrigins = origins
         }
         if let text = environment["LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {

@@ -34,7 +34,7 @@ func buildIdentityApplication<Source: KeyringSource>(
         maximumConcurrent: configuration.hashConcurrency, maximumQueued: configuration.hashQueue)
     runtime.readiness.add("database") { await store.isReachable() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
-    let router = runtime.makeRouter(context: IdentityRequestContext.self)
+    let router = runtime.makeRouter(context: IdentityRequestContext.self, corsOrigins: settings.corsOrigins)
     IdentityRoutes(configuration: configuration, store: store, passwords: passwords, keyring: keyring, registry: runtime.registry, clock: clock)
         .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)

@@ -24,7 +24,7 @@ func buildNotesApplication<Source: KeyringSource>(
     runtime.readiness.add("database") { await store.isReady() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
 
-    let router = runtime.makeRouter(context: BasicRequestContext.self)
+    let router = runtime.makeRouter(context: BasicRequestContext.self, corsOrigins: settings.corsOrigins)
     let authenticator = BearerAuthenticator(
         realm: "notes", policy: configuration.tokenPolicy, keyring: keyring, now: { now().timeIntervalSince1970 })
     NotesRoutes(
