@@ -25,6 +25,10 @@ public enum ServiceLauncher {
         let app: App
         do {
             app = try await build(settings, ServiceRuntime(name: name))
+        } catch let error as ServiceSettings.InvalidSetting {
+            // A service's own settings are read while building: a bad one is a configuration error like the rest.
+            FileHandle.standardError.write(Data("\(executable): invalid configuration: \(error)\n".utf8))
+            exit(2)
         } catch {
             // Missing secrets, a wrong master key, an unreadable database: one clear line, no stack trace.
             FileHandle.standardError.write(Data("\(executable): cannot start: \(Self.describe(error))\n".utf8))
