@@ -27,7 +27,8 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
 ///   temporary directory (as the `postgres` user via `runuser` when running as root), `pg_ctl start` on a free
 ///   loopback port, password authentication (SCRAM) so the URL's password is exercised. A watchdog process stops the
 ///   cluster and deletes its directory when the test process ends, however it ends.
-/// - Binaries are looked for in `AUTHSTACK_TEST_POSTGRES_BIN`, then `/usr/lib/postgresql/<newest>/bin`, then `PATH`.
+/// - Binaries are looked for in `AUTHSTACK_TEST_POSTGRES_BIN` if set (only there), else in
+///   `/usr/lib/postgresql/<newest>/bin`, then `PATH`.
 ///   When there are none, every PostgreSQL case fails with a message saying how to install them; only
 ///   `AUTHSTACK_TEST_POSTGRES=off` turns the cases off.
 actor TestPostgres {
@@ -110,10 +111,13 @@ enum TestPostgresCluster {
     private static func binDirectory() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         var candidates: [String] = []
-        if let bin = environment["AUTHSTACK_TEST_POSTGRES_BIN"] { candidates.append(bin) }
-        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
-        candidates += versions.compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
-        candidates += (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        if let bin = environment["AUTHSTACK_TEST_POSTGRES_BIN"] {
+            candidates = [bin]  // chosen explicitly: no other installation stands in for it
+        } else {
+            let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+            candidates += versions.compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
+            candidates += (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") && FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }) {
             return found
         }
