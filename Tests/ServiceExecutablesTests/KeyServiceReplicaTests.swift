@@ -13,18 +13,21 @@ import Testing
 struct KeyServiceReplicaTests {
     let policy = KeyLifecyclePolicy()
 
-    @Test func replicasStartingTogetherMigrateOnce() async throws {
+    @Test func replicasStartingTogetherMigrateOnceAndCreateOneKeyring() async throws {
+        let policy = self.policy
         try await TestDatabase.with(.postgres) { database in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { _ = try await database.keyStore() }
+                    group.addTask { _ = try await database.keyReplica(sealer: TestKeys.sealer, policy: policy) { TestKeys.t0 } }
                     group.addTask { _ = try await database.identityStore() }
                 }
                 try await group.waitForAll()
             }
             let applied = try await database.postgresRowsAsText("(SELECT component, version FROM authstack_schema_migrations ORDER BY 1, 2)")
             #expect(applied == "(identity,1)(keys,1)")
-            #expect(try await database.keyStore().snapshot().version == 0)
+            let snapshot = try await database.keyStore().snapshot()
+            #expect(snapshot.version == 1, "the first replica created the keys, the others found them")
+            #expect(snapshot.keys.map(\.metadata.status).sorted { $0.rawValue < $1.rawValue } == [.current, .next])
         }
     }
 

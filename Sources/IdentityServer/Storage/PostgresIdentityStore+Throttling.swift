@@ -4,6 +4,7 @@ import PostgresNIO
 
 /// Throttle counters, maintenance and schema of ``PostgresIdentityStore``.
 extension PostgresIdentityStore {
+    /// The schema, step by step (numbers are never reused; a change is a new step). Same tables as SQLite's.
     static let migrations = [
         PostgresMigration(version: 1, statements: [
             """

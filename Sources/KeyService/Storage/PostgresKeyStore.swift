@@ -20,6 +20,7 @@ struct PostgresKeyStore: KeyStore {
         try await pool.migrate(component: "keys", migrations: Self.migrations)
     }
 
+    /// The schema, step by step (numbers are never reused; a change is a new step).
     static let migrations = [
         PostgresMigration(version: 1, statements: [
             """
