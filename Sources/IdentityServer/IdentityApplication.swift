@@ -38,7 +38,8 @@ func buildIdentityApplication<Source: KeyringSource>(
     IdentityRoutes(configuration: configuration, store: store, passwords: passwords, keyring: keyring, registry: runtime.registry, clock: clock)
         .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "identity-service", services: storage.services + services + [maintenance])
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "identity-service", services: storage.services + services + [maintenance])
 }
 
 func createParentDirectory(of path: String) throws {

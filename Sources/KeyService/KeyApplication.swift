@@ -23,5 +23,8 @@ func buildKeyApplication(
     let router = runtime.makeRouter(context: BasicRequestContext.self)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "key-service", services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)])
+    let reporter = KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "key-service",
+        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter])
 }

@@ -101,7 +101,8 @@ import Testing
         try await TestDatabase.with(kind) { database in
             let store = try await database.identityStore()
             let (session, first) = try await signedUp("rotor", in: store)
-            guard case .issued(let successor, let rotated, _, replayed: false) = try await store.refresh(first, now: t0 + 1, settings: settings) else {
+            let firstUse = try await store.refresh(first, now: t0 + 1, settings: settings)
+            guard case .issued(let successor, let rotated, _, replayed: false) = firstUse else {
                 Issue.record("the first refresh rotates")
                 return
             }
@@ -202,7 +203,10 @@ import Testing
             let store = try await database.identityStore()
             let admitted = try await withThrowingTaskGroup(of: Admission.self) { group in
                 for index in 0..<25 {
-                    group.addTask { try await store.admitLogin(accountKey: "account:\(index % 3)", addressKey: "address:9.9.9.9", settings: throttle, now: self.t0) }
+                    group.addTask {
+                        try await store.admitLogin(
+                            accountKey: "account:\(index % 3)", addressKey: "address:9.9.9.9", settings: throttle, now: self.t0)
+                    }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }.filter { $0 == .admitted }.count
             }

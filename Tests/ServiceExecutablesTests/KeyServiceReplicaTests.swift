@@ -118,7 +118,8 @@ struct KeyServiceReplicaTests {
             let real = try #require(database.url)
             var configuration = KeyServiceConfiguration()
             configuration.databaseURL = try PostgresURL(
-                "postgres://\(real.username):not-the-password@\(real.host):\(real.port)/\(real.database)?sslmode=disable", variable: "KEYS_DATABASE_URL")
+                "postgres://\(real.username):not-the-password@\(real.host):\(real.port)/\(real.database)?sslmode=disable",
+                variable: "KEYS_DATABASE_URL")
             let started = ContinuousClock.now
             do {
                 _ = try await makeKeyStore(configuration: configuration, logger: TestDatabase.logger)

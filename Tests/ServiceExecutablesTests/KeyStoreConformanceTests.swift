@@ -38,7 +38,9 @@ enum TestKeys {
         let policy = self.policy
         try await TestDatabase.with(kind) { database in
             let store = try await database.keyStore()
-            let snapshot = try await store.transact(now: TestKeys.t0, makeKey: TestKeys.maker()) { policy.scheduledTransitions(for: $0, now: TestKeys.t0) }
+            let snapshot = try await store.transact(now: TestKeys.t0, makeKey: TestKeys.maker()) {
+                policy.scheduledTransitions(for: $0, now: TestKeys.t0)
+            }
             #expect(snapshot.version == 1)
             #expect(snapshot.keys.map(\.metadata.status).sorted { $0.rawValue < $1.rawValue } == [.current, .next])
             // Opening again runs the migrations again: they change nothing, and the keys are all there, dates exact.

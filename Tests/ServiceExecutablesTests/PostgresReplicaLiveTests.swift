@@ -39,7 +39,7 @@ struct PostgresReplicaLiveTests {
             do {
                 #expect(try await Self.wait(for: .seconds(10)) { follower.current() != nil } != nil, "no first keyring")
                 for _ in 0..<5 {
-                    let before = try #require(follower.current()).keyring.signingKey
+                    let old = try #require(follower.current()).keyring.signingKey
                     var sent = ContinuousClock.now
                     let rotated = try await writer.request("/v1/keys/rotate?force=true", method: .POST, token: admin)
                     #expect(rotated.status == .ok)
@@ -48,8 +48,8 @@ struct PostgresReplicaLiveTests {
                             "the rotation did not reach the other replica's follower within 2 s")
                     delays.append(ContinuousClock.now - sent)
                     sent = ContinuousClock.now
-                    #expect(try await writer.request("/v1/keys/\(before.kid)/revoke", method: .POST, token: admin).status == .ok)
-                    #expect(try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.keys.contains { $0.kid == before.kid } == false } != nil,
+                    #expect(try await writer.request("/v1/keys/\(old.kid)/revoke", method: .POST, token: admin).status == .ok)
+                    #expect(try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.keys.contains { $0.kid == old.kid } == false } != nil,
                             "the revocation did not reach the other replica's follower within 2 s")
                     delays.append(ContinuousClock.now - sent)
                 }
@@ -67,7 +67,8 @@ struct PostgresReplicaLiveTests {
             }
             await writer.stop()
             await reader.stop()
-            print("[measure] cross-replica propagation, request to replica A → follower of replica B (10 changes): \(KeyringFollowerLiveTests.summary(delays))")
+            let summary = KeyringFollowerLiveTests.summary(delays)
+            print("[measure] cross-replica propagation, request to replica A → follower of replica B (10 changes): \(summary)")
         }
     }
 

@@ -97,7 +97,9 @@ enum TestPostgresCluster {
                 + "-c synchronous_commit=off -c full_page_writes=off"
             do {
                 try await run(
-                    asServerUser + ["\(bin)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "30", "start"],
+                    asServerUser + [
+                        "\(bin)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "30", "start",
+                    ],
                     log: directory + "/pg_ctl.log")
                 try stopWhenThisProcessEnds(bin: bin, directory: directory, asServerUser: asServerUser)
                 return try PostgresURL("postgres://authstack:\(password)@127.0.0.1:\(port)/postgres?sslmode=disable", variable: "test cluster")
@@ -118,7 +120,8 @@ enum TestPostgresCluster {
             candidates += versions.compactMap(Int.init).sorted(by: >).map { "/usr/lib/postgresql/\($0)/bin" }
             candidates += (environment["PATH"] ?? "").split(separator: ":").map(String.init)
         }
-        if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") && FileManager.default.isExecutableFile(atPath: "\($0)/pg_ctl") }) {
+        let hasBoth = { (bin: String) in ["initdb", "pg_ctl"].allSatisfy { FileManager.default.isExecutableFile(atPath: "\(bin)/\($0)") } }
+        if let found = candidates.first(where: hasBoth) {
             return found
         }
         throw SetupError(

@@ -63,7 +63,10 @@ extension PostgresConnectionPool {
                         for statement in migration.statements { try await connection.rows(PostgresQuery(unsafeSQL: statement)) }
                         let now = Date().timeIntervalSince1970
                         try await connection.rows(
-                            "INSERT INTO authstack_schema_migrations (component, version, applied_at) VALUES (\(component), \(migration.version), \(now))")
+                            """
+                            INSERT INTO authstack_schema_migrations (component, version, applied_at)
+                            VALUES (\(component), \(migration.version), \(now))
+                            """)
                     }
                 }
             }

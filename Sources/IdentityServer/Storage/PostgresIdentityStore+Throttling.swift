@@ -100,7 +100,8 @@ extension PostgresIdentityStore {
         for row in try await connection.rows("SELECT key, count, window_start, blocked_until FROM throttles WHERE key = ANY(\(keys))") {
             let (key, count, windowStart, blockedUntil) = try row.decode((String, Int, Double, Double?).self)
             counters[key] = ThrottleCounter(
-                count: count, windowStart: Date(timeIntervalSince1970: windowStart), blockedUntil: blockedUntil.map(Date.init(timeIntervalSince1970:)))
+                count: count, windowStart: Date(timeIntervalSince1970: windowStart),
+                blockedUntil: blockedUntil.map(Date.init(timeIntervalSince1970:)))
         }
         return counters
     }

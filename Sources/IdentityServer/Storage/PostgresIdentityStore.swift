@@ -103,11 +103,13 @@ struct PostgresIdentityStore: IdentityStore {
     func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
         let hash = ByteBuffer(bytes: token.hash)
         return try await pool.transaction { connection -> RefreshResult in
-            guard let sessionID = try await connection.rows("SELECT session_id FROM refresh_tokens WHERE token_hash = \(hash)").first?.decode(String.self),
+            let owner = try await connection.rows("SELECT session_id FROM refresh_tokens WHERE token_hash = \(hash)").first
+            guard let sessionID = try owner?.decode(String.self),
                 let session = try await Self.session(id: sessionID, locking: true, connection),
                 // Read again under the session's lock: a refresh that committed meanwhile has consumed it.
                 let record = try await Self.token(hash: hash, locking: true, connection),
-                let userRow = try await connection.rows("SELECT id, username, password_hash, created_at FROM users WHERE id = \(session.userID)").first
+                let userRow = try await connection.rows(
+                    "SELECT id, username, password_hash, created_at FROM users WHERE id = \(session.userID)").first
             else { return .invalid }
             let user = try Self.user(userRow)
             switch RefreshDecision.decide(token: record, session: session, now: now, settings: settings) {
@@ -115,7 +117,10 @@ struct PostgresIdentityStore: IdentityStore {
                 return .invalid
             case .reuse:
                 try await connection.rows(
-                    "UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'refresh_token_reused' WHERE id = \(session.id) AND revoked_at IS NULL")
+                    """
+                    UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'refresh_token_reused'
+                    WHERE id = \(session.id) AND revoked_at IS NULL
+                    """)
                 return .reused(sessionID: session.id)
             case .replay:
                 guard let sealed = record.sealedSuccessor, let successor = SuccessorSealing.open(sealed, predecessor: token, sessionID: session.id)
@@ -145,7 +150,10 @@ struct PostgresIdentityStore: IdentityStore {
     private static func token(hash: ByteBuffer, locking: Bool, _ connection: PostgresConnection) async throws -> RefreshTokenRecord? {
         let lock: String = locking ? "FOR UPDATE" : ""
         let rows = try await connection.rows(
-            "SELECT session_id, generation, issued_at, consumed_at, sealed_successor FROM refresh_tokens WHERE token_hash = \(hash) \(unescaped: lock)")
+            """
+            SELECT session_id, generation, issued_at, consumed_at, sealed_successor FROM refresh_tokens
+            WHERE token_hash = \(hash) \(unescaped: lock)
+            """)
         return try rows.first.map { row in
             let (sessionID, generation, issuedAt, consumedAt, sealed) = try row.decode((String, Int, Double, Double?, ByteBuffer?).self)
             return RefreshTokenRecord(
