@@ -31,6 +31,7 @@ public enum ServiceLauncher {
         do {
             app = try await build(settings, ServiceRuntime(name: name))
         } catch let error as ServiceSettings.InvalidSetting {
+            // A service's own settings are read while building: a bad one is a configuration error like the rest.
             FileHandle.standardError.write(Data("\(executable): invalid configuration: \(error)\n".utf8))
             exit(2)
         } catch {

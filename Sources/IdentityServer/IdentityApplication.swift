@@ -27,8 +27,8 @@ func buildIdentityApplication<Source: KeyringSource>(
     passwords: PasswordHashingPool? = nil,
     clock: @escaping @Sendable () -> Date = { Date() }
 ) async throws -> some ApplicationProtocol {
-    try createParentDirectory(of: configuration.databasePath)
-    let store = try await SQLiteIdentityStore(path: configuration.databasePath)
+    let storage = try await makeIdentityStore(configuration: configuration, logger: runtime.logger)
+    let store = storage.store
     let passwords = try passwords ?? PasswordHashingPool(
         hasher: try PasswordHasher(parameters: configuration.scrypt),
         maximumConcurrent: configuration.hashConcurrency, maximumQueued: configuration.hashQueue)
@@ -38,7 +38,8 @@ func buildIdentityApplication<Source: KeyringSource>(
     IdentityRoutes(configuration: configuration, store: store, passwords: passwords, keyring: keyring, registry: runtime.registry, clock: clock)
         .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "identity-service", services: services + [maintenance])
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "identity-service", services: storage.services + services + [maintenance])
 }
 
 func createParentDirectory(of path: String) throws {

@@ -4,8 +4,11 @@ import Foundation
 
 /// The identity service's settings, from `IDENTITY_*` environment variables (README "Configuration").
 public struct IdentityConfiguration: Sendable, Equatable {
-    /// `IDENTITY_DATABASE_PATH`: SQLite file (default `data/identity.sqlite`).
+    /// `IDENTITY_DATABASE_PATH`: SQLite file (default `data/identity.sqlite`), used unless a URL is set.
     public var databasePath = "data/identity.sqlite"
+    /// `IDENTITY_DATABASE_URL`: PostgreSQL shared by replicas, `postgres://user:password@host:port/db`; set, it
+    /// replaces SQLite. An empty value counts as unset.
+    public var databaseURL: PostgresURL?
     /// `IDENTITY_ISSUER` (default `authstack`).
     public var issuer = "authstack"
     /// `IDENTITY_AUDIENCES`: comma-separated `aud` of issued tokens (default `identity,notes`).
@@ -45,6 +48,7 @@ public struct IdentityConfiguration: Sendable, Equatable {
         self.init()
         let reader = EnvironmentReader(environment)
         databasePath = environment["IDENTITY_DATABASE_PATH"] ?? databasePath
+        if let url = environment["IDENTITY_DATABASE_URL"], !url.isEmpty { databaseURL = try PostgresURL(url, variable: "IDENTITY_DATABASE_URL") }
         issuer = try reader.nonEmpty("IDENTITY_ISSUER", default: issuer)
         audiences = try reader.list("IDENTITY_AUDIENCES", default: audiences)
         audience = try reader.nonEmpty("IDENTITY_AUDIENCE", default: audience)

@@ -15,16 +15,16 @@ func buildKeyApplication(
     let secrets = SecretsDirectory(path: configuration.secretsDirectory)
     let sealer = try KeySealer(masterKeyFile: try secrets.read("master.key"))
     let clients = try ClientRegistry(secrets: secrets)
-    try FileManager.default.createDirectory(
-        atPath: (configuration.databasePath as NSString).deletingLastPathComponent.isEmpty
-            ? "." : (configuration.databasePath as NSString).deletingLastPathComponent,
-        withIntermediateDirectories: true)
-    let store = try await SQLiteKeyStore(path: configuration.databasePath)
+    let storage = try await makeKeyStore(configuration: configuration, logger: runtime.logger)
+    let store = storage.store
     let manager = try await KeyManager.start(
         store: store, sealer: sealer, policy: KeyLifecyclePolicy(configuration: configuration.lifecycle), clock: clock)
-    runtime.readiness.add("database") { (try? await store.snapshot()) != nil }
+    runtime.readiness.add("database") { (try? await store.version()) != nil }
     let router = runtime.makeRouter(context: BasicRequestContext.self)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "key-service", services: [scheduler, KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)])
+    let reporter = KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "key-service",
+        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter])
 }

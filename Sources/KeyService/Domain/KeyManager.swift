@@ -49,6 +49,13 @@ struct KeyManager: Sendable {
         return try await commit(now: now) { try policy.revocation(of: kid, in: $0, now: now) }
     }
 
+    /// Publishes what another replica committed since this one last published (a no-op when nothing changed).
+    func adoptStoredChanges() async throws {
+        let stored = try await store.version()
+        guard stored > (await publication.current.version) else { return }
+        await publication.publish(try Self.keyring(from: try await store.snapshot(), sealer: sealer))
+    }
+
     /// All keys' metadata, including history (no secrets).
     func metadata() async throws -> (version: Int, keys: [KeyMetadata]) {
         let snapshot = try await store.snapshot()

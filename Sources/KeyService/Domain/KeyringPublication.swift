@@ -20,9 +20,10 @@ actor KeyringPublication {
 
     init(_ initial: PublishedKeyring) { current = initial }
 
-    /// Replaces the keyring and answers every waiter at once.
+    /// Replaces the keyring and answers every waiter at once. Only a newer version replaces it: a replica's store
+    /// sync and this process's own commits may publish in any order, and the keyring must never step back.
     func publish(_ keyring: PublishedKeyring) {
-        guard keyring.version != current.version else { return }
+        guard keyring.version > current.version else { return }
         current = keyring
         let waiting = waiters
         waiters = [:]

@@ -17,7 +17,7 @@ struct KeyStoreSnapshot: Sendable, Equatable {
     var keys: [StoredKey]
 }
 
-/// The key service's storage port (SQLite now, PostgreSQL with the scale-out work).
+/// The key service's storage port: ``SQLiteKeyStore`` embedded, ``PostgresKeyStore`` for replicas sharing a database.
 ///
 /// `transact` is the only way to change keys: it reads the keys, lets `decide` (the lifecycle policy) choose the
 /// transitions, applies them and bumps the version, all in one transaction, so a scheduled rotation and an admin
@@ -26,12 +26,20 @@ protocol KeyStore: Sendable {
     /// The current keys and version.
     func snapshot() async throws -> KeyStoreSnapshot
 
+    /// The keyring version alone: a cheap check whether another process changed the keys.
+    func version() async throws -> Int
+
     /// Atomically decides and applies transitions at `now`; new keys come from `makeKey`.
     func transact(
         now: Date,
         makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot
+}
+
+extension KeyStore {
+    /// The version from a full snapshot, for stores without a cheaper way.
+    func version() async throws -> Int { try await snapshot().version }
 }
 
 extension KeyStoreSnapshot {

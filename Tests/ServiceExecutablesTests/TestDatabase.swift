@@ -1,0 +1,89 @@
+import AuthStackCore
+import AuthStackService
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
+@testable import IdentityServer
+@testable import KeyService
+
+/// One test's database of one kind, a fresh SQLite directory or a fresh PostgreSQL database, on which the test opens
+/// as many stores as it likes (a reopened service, replicas) through the services' own `make…Store` functions.
+/// ``with(_:_:)`` closes every connection pool they opened when the test ends.
+final class TestDatabase: Sendable {
+    let kind: StoreKind
+    /// A directory for the SQLite files.
+    let directory: String
+    /// The PostgreSQL database, for `.postgres`.
+    let url: PostgresURL?
+    private let pools = Mutex<[PostgresConnectionPool]>([])
+    static let logger = Logger(label: "test-storage", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private init(kind: StoreKind) async throws {
+        self.kind = kind
+        directory = NSTemporaryDirectory() + "store-\(UUID().uuidString)"
+        url = kind == .postgres ? try await TestPostgres.shared.freshDatabase() : nil
+    }
+
+    /// Runs `body` on a fresh database of `kind`, then closes the stores' pools.
+    static func with<Result>(_ kind: StoreKind, _ body: (TestDatabase) async throws -> Result) async throws -> Result {
+        let database = try await TestDatabase(kind: kind)
+        do {
+            let result = try await body(database)
+            await database.closeAll()
+            return result
+        } catch {
+            await database.closeAll()
+            throw error
+        }
+    }
+
+    /// A key-service configuration that selects this database.
+    var keyConfiguration: KeyServiceConfiguration {
+        var configuration = KeyServiceConfiguration()
+        configuration.databasePath = directory + "/keys.sqlite"
+        configuration.databaseURL = url
+        return configuration
+    }
+
+    /// Opens a key store on this database, as the key service does.
+    func keyStore() async throws -> any KeyStore {
+        let storage = try await makeKeyStore(configuration: keyConfiguration, logger: Self.logger)
+        adopt(storage.pool)
+        return storage.store
+    }
+
+    /// A key manager on a store of its own: one key-service replica.
+    func keyReplica(sealer: KeySealer, policy: KeyLifecyclePolicy, clock: @escaping @Sendable () -> Date) async throws -> KeyManager {
+        try await KeyManager.start(store: try await keyStore(), sealer: sealer, policy: policy, clock: clock)
+    }
+
+    /// Opens an identity store on this database, as the identity service does.
+    func identityStore() async throws -> any IdentityStore {
+        var configuration = IdentityConfiguration()
+        configuration.databasePath = directory + "/identity.sqlite"
+        configuration.databaseURL = url
+        let storage = try await makeIdentityStore(configuration: configuration, logger: Self.logger)
+        adopt(storage.pool)
+        return storage.store
+    }
+
+    /// The rows of `table` as text, for tests that look for secrets stored in the clear (PostgreSQL only: SQLite tests
+    /// read the file).
+    func postgresRowsAsText(_ table: String) async throws -> String {
+        let pool = PostgresConnectionPool(url: try #require(url), logger: Self.logger, maximumConnections: 1)
+        adopt(pool)
+        return try await pool.rows(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t")).map { try $0.decode(String.self) }.joined()
+    }
+
+    private func adopt(_ pool: PostgresConnectionPool?) {
+        if let pool { pools.withLock { $0.append(pool) } }
+    }
+
+    private func closeAll() async {
+        for pool in pools.withLock({ $0 }) { await pool.close() }
+        if let url { await TestPostgres.shared.drop(url) }
+    }
+}
