@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "AuthCtl",
             dependencies: [
-                "AuthStackCore", "IdentityServer",
+                "AuthStackCore", "AuthStackService", "IdentityServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

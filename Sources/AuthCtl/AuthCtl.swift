@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthStackCore
 import Foundation
+import AuthStackService
 import IdentityServer
 
 /// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
@@ -62,8 +63,11 @@ struct ImportUsersCommand: AsyncParsableCommand {
     @Argument(help: "The exported users (JSON).")
     var file: String
 
-    @Option(help: "The identity service's SQLite database.")
+    @Option(help: "The identity service's SQLite database (when no --database-url).")
     var database = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_PATH"] ?? "data/identity.sqlite"
+
+    @Option(name: .customLong("database-url"), help: "The identity service's PostgreSQL database (postgres://…; default $IDENTITY_DATABASE_URL).")
+    var databaseURL = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_URL"] ?? ""
 
     func run() async throws {
         let json: Data
@@ -73,8 +77,17 @@ struct ImportUsersCommand: AsyncParsableCommand {
             throw CommandFailure("cannot read \(file): \(error.localizedDescription)")
         }
         do {
-            let report = try await LegacyUserImport.run(json: json, databasePath: database)
-            print("imported \(report.imported) user(s) into \(database)")
+            var configuration = IdentityConfiguration()
+            configuration.databasePath = database
+            if !databaseURL.isEmpty {
+                do {
+                    configuration.databaseURL = try PostgresURL(databaseURL, variable: "--database-url")
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
+            let report = try await LegacyUserImport.run(json: json, configuration: configuration)
+            print("imported \(report.imported) user(s) into \(configuration.databaseURL.map { "\($0)" } ?? database)")
             if !report.skipped.isEmpty {
                 print("skipped \(report.skipped.count) already present: \(report.skipped.joined(separator: ", "))")
             }

@@ -306,7 +306,7 @@ final class DrillStats: @unchecked Sendable {
 
     func printProgress() {
         let (total, failed) = lock.withLock { (self.total, self.failed) }
-        FileHandle.standardOutput.write(Data("\rdrill: \(total) requests, \(failed) failed   ".utf8))
+        writeRaw("\rdrill: \(total) requests, \(failed) failed   ")
     }
 
     func table(propagation: [(String, Double?)]) -> String {

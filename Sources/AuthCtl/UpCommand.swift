@@ -234,8 +234,6 @@ final class Supervisor: @unchecked Sendable {
     /// Every event, for one consumer: readiness, a service's exit, a signal.
     let events: AsyncStream<Event>
     private var signalSources: [any DispatchSourceSignal] = []
-    private let output = FileHandle.standardOutput
-    private let outputLock = NSLock()
 
     init() {
         var continuation: AsyncStream<Event>.Continuation?
@@ -269,11 +267,23 @@ final class Supervisor: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         let prefix = service.name.padding(toLength: 8, withPad: " ", startingAt: 0) + " | "
-        let lines = LineSplitter()
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil }
-            for line in lines.feed(chunk, final: chunk.isEmpty) { self?.write(prefix, line) }
+        // A thread of our own reads the pipe with read(2): FileHandle's readability handler and `availableData`
+        // end the process with a fatal error on a read error, and a supervisor must outlive its children's quirks.
+        let descriptor = pipe.fileHandleForReading.fileDescriptor
+        Thread.detachNewThread {
+            let lines = LineSplitter()
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    for line in lines.feed(Data(buffer[0..<count]), final: false) { writeLine(prefix, line) }
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
+            }
+            for line in lines.feed(Data(), final: true) { writeLine(prefix, line) }
         }
         process.terminationHandler = { [weak self] finished in
             guard let self else { return }
@@ -282,12 +292,6 @@ final class Supervisor: @unchecked Sendable {
         }
         try process.run()
         lock.withLock { processes.append((service.name, process)) }
-    }
-
-    private func write(_ prefix: String, _ line: Data) {
-        outputLock.withLock {
-            output.write(Data(prefix.utf8) + line + Data([0x0A]))
-        }
     }
 
     /// SIGTERM to every service (they finish in-flight requests), SIGKILL to any still running after 10 s.
@@ -332,5 +336,35 @@ final class LineSplitter: @unchecked Sendable {
 /// Writes a line to standard output at once: authctl's lines and the services' lines interleave on one terminal or
 /// pipe, and `print` would hold ours back in stdio's buffer when the output is a pipe.
 func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    writeLine("", Data(text.utf8))
+}
+
+private let outputLock = NSLock()
+
+/// One whole line (prefix, text, newline) to standard output with write(2), retried on partial writes and EINTR.
+/// Errors (a closed terminal, a reader that went away) are ignored: losing log lines must never stop the services'
+/// supervisor — FileHandle's `write` would end the process with a fatal error instead.
+func writeLine(_ prefix: String, _ line: Data) {
+    var bytes = Array(prefix.utf8)
+    bytes += line
+    bytes.append(0x0A)
+    outputLock.withLock {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+}
+
+/// Text to standard output without a newline (a progress line), with the same error policy as ``writeLine(_:_:)``.
+func writeRaw(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
 }

@@ -1,5 +1,7 @@
 import AuthStackCore
+import AuthStackService
 import Foundation
+import Logging
 
 /// Imports users exported from the original Express app (DESIGN.md §6, issue "migration"): a JSON array of
 /// `{"id", "username", "password"}` where `password` is a bcrypt hash (`$2a$`/`$2b$`/`$2y$`). Imported users log in
@@ -20,14 +22,27 @@ public enum LegacyUserImport {
         public var description: String { "nothing imported; fix these entries:\n" + problems.map { "  " + $0 }.joined(separator: "\n") }
     }
 
-    /// Validates every entry of `json`, then imports them in one transaction into the database at `databasePath`
-    /// (created and migrated if needed).
+    /// Validates every entry of `json`, then imports them in one transaction into the SQLite database at
+    /// `databasePath` (created and migrated if needed).
     public static func run(json: Data, databasePath: String, now: Date = Date()) async throws -> Report {
+        var configuration = IdentityConfiguration()
+        configuration.databasePath = databasePath
+        return try await run(json: json, configuration: configuration, now: now)
+    }
+
+    /// Validates every entry of `json`, then imports them in one transaction into the store `configuration` selects:
+    /// PostgreSQL when it has a `databaseURL`, else its SQLite file.
+    public static func run(json: Data, configuration: IdentityConfiguration, now: Date = Date()) async throws -> Report {
         let users = try parse(json, now: now)
-        try createParentDirectory(of: databasePath)
-        let store = try await SQLiteIdentityStore(path: databasePath)
-        let (imported, skipped) = try await store.importUsers(users)
-        return Report(imported: imported, skipped: skipped)
+        let storage = try await makeIdentityStore(configuration: configuration, logger: Logger(label: "authctl"))
+        do {
+            let (imported, skipped) = try await storage.store.importUsers(users)
+            await storage.pool?.close()
+            return Report(imported: imported, skipped: skipped)
+        } catch {
+            await storage.pool?.close()
+            throw error
+        }
     }
 
     static func parse(_ json: Data, now: Date) throws -> [UserRecord] {

@@ -269,10 +269,16 @@ struct RunningKeyService {
     }
 }
 
-/// A port nobody listens on now, so a service can be stopped and restarted on it.
+/// A port nobody listens on now, so a service can be stopped and restarted on it. Drawn from below the kernel's
+/// ephemeral range (32768–60999 here): a port-0 bind elsewhere in the suite can then never take it over while the
+/// service is down between a stop and its restart.
 func freePortForTest() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
+    for _ in 0..<100 {
+        let candidate = Int.random(in: 20_000..<30_000)
+        if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).get() {
+            try await channel.close()
+            return candidate
+        }
+    }
+    throw CancellationError()
 }

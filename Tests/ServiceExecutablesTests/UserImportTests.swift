@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import HTTPTypes
 import HummingbirdTesting
+import AuthStackService
 import Testing
 
 @testable import AuthCtl
@@ -82,5 +83,17 @@ import Testing
         await #expect(throws: LegacyUserImport.Rejected.self) {
             _ = try await LegacyUserImport.run(json: Data("{}".utf8), databasePath: database)
         }
+    }
+
+    @Test(arguments: StoreKind.tested)
+    func importWorksOnEitherStore(kind: StoreKind) async throws {
+        var configuration = IdentityConfiguration()
+        configuration.databasePath = NSTemporaryDirectory() + "import-\(UUID().uuidString)/identity.sqlite"
+        if kind == .postgres { configuration.databaseURL = try await TestPostgres.shared.freshDatabase() }
+        let first = try await LegacyUserImport.run(json: Data(Self.export.utf8), configuration: configuration)
+        #expect(first == LegacyUserImport.Report(imported: 2, skipped: []))
+        let again = try await LegacyUserImport.run(json: Data(Self.export.utf8), configuration: configuration)
+        #expect(again == LegacyUserImport.Report(imported: 0, skipped: ["alice", "Bob"]))
+        if let url = configuration.databaseURL { await TestPostgres.shared.drop(url) }
     }
 }
