@@ -109,7 +109,7 @@ fuzz() {   # fuzz NAME URL SECONDS REQUEST_TIMEOUT TOKEN
 }
 fuzz identity "$ID" "${ST_TIME_IDENTITY:-70}" 30 "$ACCESS"
 fuzz notes "$NOTES" "${ST_TIME_NOTES:-70}" 30 "$ACCESS"
-# Last: admin rotations and revocations (the documents' links revoke the current key) invalidate the access token.
+# Last: admin revocations (the documents' links revoke the current key) invalidate the access token.
 # A 70 s request timeout leaves room for a documented 60 s long-poll.
 fuzz keys "$KEYS" "${ST_TIME_KEYS:-40}" 70 "$ADMIN"
 
