@@ -3,6 +3,7 @@ import AuthStackService
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -11,6 +12,7 @@ import Prometheus
 import NIOFoundationCompat
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 import Testing
 import AsyncHTTPClient
 
@@ -21,28 +23,49 @@ import AsyncHTTPClient
 /// restarted where its followers look for it (HummingbirdTesting's live mode always picks a new port).
 struct RunningKeyService {
     let port: Int
-    private let group: ServiceGroup
-    private let task: Task<Void, any Error>
+    private let service: RunningService
 
-    static func start(_ fixture: KeyServiceFixture, port: Int) async throws -> RunningKeyService {
-        let app = try await fixture.application(port: port)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "keys")))
-        let task = Task { try await group.run() }
-        let service = RunningKeyService(port: port, group: group, task: task)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if (try? await service.request("/healthz").status.code) == 200 { return service }
-            try await Task.sleep(for: .milliseconds(20))
+    /// Starts the fixture's key service on `port`, or on a port the kernel picks (the `port` property tells which).
+    /// A restart on the port of a stopped instance retries the bind for up to 20 s: until its clients close their
+    /// ends, the old instance's connections (FIN_WAIT) keep the port, SO_REUSEADDR notwithstanding.
+    static func start(_ fixture: KeyServiceFixture, port: Int = 0) async throws -> RunningKeyService {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            do {
+                let service = try await RunningService.start(try await fixture.application(port: port), port: port)
+                return RunningKeyService(port: service.port, service: service)
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && port != 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
-        await service.stop()
-        throw CancellationError()
     }
 
     func request(_ path: String, method: HTTPMethod = .GET, token: String? = nil) async throws -> (status: HTTPResponseStatus, body: Data) {
+        try await service.request(path, method: method, token: token)
+    }
+
+    func stop() async { await service.stop() }
+}
+
+/// Any application run in-process on a fixed 127.0.0.1 port until `stop()` (HummingbirdTesting's live mode binds
+/// "localhost" on a new port each time).
+struct RunningService {
+    let port: Int
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// A client that gives up connecting after 1 s instead of retrying for 10 s like the shared one.
+    static let http = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1))))
+
+    func request(
+        _ path: String, method: HTTPMethod = .GET, token: String? = nil, timeout: TimeAmount = .seconds(30)
+    ) async throws -> (status: HTTPResponseStatus, body: Data) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let response = try await Self.http.execute(request, timeout: timeout)
         return (response.status, Data(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
@@ -101,16 +124,17 @@ struct RunningKeyService {
 
     @Test func followerTracksRotationRevocationOutageAndRestart() async throws {
         let fixture = try KeyServiceFixture()
-        let port = try await freePortForTest()
+        // 1. Key service up (on a port below the ephemeral range: while it is down, a client connecting to an
+        //    ephemeral-range port could connect to itself and hold the port), first keyring, then a rotation and a
+        //    revocation propagate within the bound.
+        var keys = try await RunningKeyService.start(fixture, port: try await freePortForTest())
+        let port = keys.port
         let registry = PrometheusCollectorRegistry()
         let follower = try follower(port: port, fixture: fixture, registry: registry)
         let authenticator = BearerAuthenticator(realm: "notes", policy: TokenVerificationPolicy(issuer: "authstack", audience: "notes"), keyring: follower)
         let admin = try fixture.token("admin")
         let running = Task { try await follower.run() }
         defer { running.cancel() }
-
-        // 1. Key service up: first keyring, then a rotation and a revocation propagate within the bound.
-        var keys = try await RunningKeyService.start(fixture, port: port)
         let first = try await elapsed(until: .seconds(10)) { follower.current() != nil }
         #expect(first != nil, "no first keyring")
         let initialKey = try #require(follower.current()).keyring.signingKey
@@ -173,12 +197,12 @@ struct RunningKeyService {
 
     @Test func aReplacedKeyServiceDatabaseIsAdoptedFromTheLongPoll() async throws {
         var fixture = try KeyServiceFixture()
-        let port = try await freePortForTest()
+        var keys = try await RunningKeyService.start(fixture, port: try await freePortForTest())
+        let port = keys.port
         let registry = PrometheusCollectorRegistry()
         let follower = try follower(port: port, fixture: fixture, registry: registry)
         let running = Task { try await follower.run() }
         defer { running.cancel() }
-        var keys = try await RunningKeyService.start(fixture, port: port)
         for _ in 0..<3 { _ = try await keys.request("/v1/keys/rotate?force=true", method: .POST, token: try fixture.token("admin")) }
         #expect(try await elapsed(until: .seconds(10)) { follower.current()?.keyring.version == 4 } != nil)
         await keys.stop()
@@ -275,10 +299,73 @@ struct RunningKeyService {
 func freePortForTest() async throws -> Int {
     for _ in 0..<100 {
         let candidate = Int.random(in: 20_000..<30_000)
+        // Without SO_REUSEADDR: a port with connections still in TIME_WAIT is skipped too.
         if let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).get() {
             try await channel.close()
             return candidate
         }
     }
     throw CancellationError()
+}
+
+/// Runs an application on 127.0.0.1 with a port the kernel picks, and reports that port: for tests that talk to it
+/// with raw sockets and need the exact address (HummingbirdTesting's live mode binds "localhost").
+struct PortReportingApplication<Base: ApplicationProtocol>: ApplicationProtocol {
+    final class Port: Sendable {
+        let value = Mutex<Int?>(nil)
+    }
+
+    typealias Responder = Base.Responder
+    let base: Base
+    let reported = Port()
+    let requestedPort: Int
+
+    var responder: Responder { get async throws { try await base.responder } }
+    var server: HTTPServerBuilder { base.server }
+    var eventLoopGroup: any EventLoopGroup { base.eventLoopGroup }
+    var configuration: ApplicationConfiguration { base.configuration.with(address: .hostname("127.0.0.1", port: requestedPort)) }
+    var logger: Logger { base.logger }
+    var services: [any Service] { base.services }
+    var processesRunBeforeServerStart: [@Sendable () async throws -> Void] { base.processesRunBeforeServerStart }
+
+    @Sendable func onServerRunning(_ channel: any Channel) async {
+        await base.onServerRunning(channel)
+        reported.value.withLock { $0 = channel.localAddress?.port }
+    }
+}
+
+extension RunningService {
+    /// Starts `app` on 127.0.0.1 at `port`, or at a port the kernel picks when `port` is 0, and waits until it
+    /// listens; the application's start-up error (a taken port, say) is thrown as is.
+    static func start(_ app: some ApplicationProtocol, port: Int = 0) async throws -> RunningService {
+        let reporting = PortReportingApplication(base: app, requestedPort: port)
+        let group = ServiceGroup(configuration: .init(services: [port == 0 ? reporting as any Service : app], logger: Logger(label: "service")))
+        let task = Task { try await group.run() }
+        // A watcher records how the application ended, if it ends before listening (a taken port, say).
+        let ended = Mutex<(any Error)??>(nil)
+        let watcher = Task {
+            switch await task.result {
+            case .success: ended.withLock { $0 = .some(nil) }
+            case .failure(let error): ended.withLock { $0 = .some(error) }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if port == 0 {
+                if let bound = reporting.reported.value.withLock({ $0 }) { return RunningService(port: bound, group: group, task: task) }
+            } else {
+                let service = RunningService(port: port, group: group, task: task)
+                if (try? await service.request("/healthz", timeout: .seconds(2)).status.code) == 200 { return service }
+            }
+            if let outcome = ended.withLock({ $0 }) {
+                if let error = outcome { throw error }
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+        _ = await watcher.value
+        throw CancellationError()
+    }
 }

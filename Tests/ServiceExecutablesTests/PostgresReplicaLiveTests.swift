@@ -25,8 +25,8 @@ struct PostgresReplicaLiveTests {
         try await TestDatabase.with(.postgres) { database in
             var fixture = try KeyServiceFixture()
             fixture.configuration.databaseURL = database.url
-            let writer = try await RunningKeyService.start(fixture, port: try await freePortForTest())
-            let reader = try await RunningKeyService.start(fixture, port: try await freePortForTest())
+            let writer = try await RunningKeyService.start(fixture)
+            let reader = try await RunningKeyService.start(fixture)
             var configuration = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:\(reader.port)", tokenFile: "unused")
             configuration.longPollWait = 30
             let follower = KeyringFollower(
