@@ -181,10 +181,6 @@ struct DrillAPI: Sendable {
     let identity: String
     let notes: String
 
-    static let http = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2))))
-
     func requireReady() async throws {
         for url in [identity, notes] {
             guard (try? await status(.GET, url + "/readyz")) == 200 else {
@@ -205,7 +201,7 @@ struct DrillAPI: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
         }
-        let response = try await Self.http.execute(request, timeout: .seconds(30))
+        let response = try await authctlHTTPClient.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 1 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
         return (response.status.code, object)

@@ -34,7 +34,7 @@ struct KeyServiceClient {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         let response: HTTPClientResponse
         do {
-            response = try await Self.http.execute(request, timeout: .seconds(30))
+            response = try await authctlHTTPClient.execute(request, timeout: .seconds(30))
         } catch {
             throw CommandFailure("cannot reach the key service at \(baseURL) (\(error)); is it running? (`authctl up` starts it)")
         }
@@ -52,11 +52,6 @@ struct KeyServiceClient {
         }
     }
 
-    /// A client that gives up connecting after 2 s (the shared one keeps retrying for 10 s), never follows redirects
-    /// (the admin token must not travel elsewhere), and lives as long as the process.
-    static let http = HTTPClient(
-        eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2))))
 
     static func problemMessage(_ answer: Answer) -> String {
         let object = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
@@ -164,3 +159,9 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws { try options.show(try await options.client().send(.POST, "/v1/keys/\(kid)/revoke")) }
     }
 }
+
+/// The one HTTP client authctl's commands use: it gives up connecting after 2 s (the shared one keeps retrying for
+/// 10 s), never follows redirects (tokens must not travel elsewhere), and lives as long as the process.
+let authctlHTTPClient = HTTPClient(
+    eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+    configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2))))

@@ -70,9 +70,6 @@ public struct JSONRequestBody: Sendable {
         }
     }
 
-    /// Whether the member is present (even as `null`).
-    public func contains(_ field: String) -> Bool { object[field] != nil }
-
     /// A required string member; records "is required" or "must be a string".
     public mutating func requiredString(_ field: String) -> String? {
         guard let value = object[field], !value.isNull else {
@@ -94,16 +91,6 @@ public struct JSONRequestBody: Sendable {
             return nil
         }
         return string
-    }
-
-    /// An optional integer member: nil when absent or `null`; records "must be an integer" for other values.
-    public mutating func optionalInteger(_ field: String) -> Int? {
-        guard let value = object[field], !value.isNull else { return nil }
-        guard case .number(let number) = value, number.rounded() == number, abs(number) < 9_007_199_254_740_992 else {
-            errors.append(.init(field: field, message: "must be an integer"))
-            return nil
-        }
-        return Int(number)
     }
 
     /// Records a problem found by the caller's own validation.

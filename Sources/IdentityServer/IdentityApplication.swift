@@ -42,12 +42,6 @@ func buildIdentityApplication<Source: KeyringSource>(
         router: router, settings: settings, serverName: "identity-service", services: storage.services + services + [maintenance])
 }
 
-func createParentDirectory(of path: String) throws {
-    let directory = (path as NSString).deletingLastPathComponent
-    guard !directory.isEmpty else { return }
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-}
-
 /// Deletes sessions that ended more than a day ago (with their refresh tokens) and spent throttle counters, every
 /// ten minutes.
 struct IdentityMaintenance: Service {

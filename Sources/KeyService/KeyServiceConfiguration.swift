@@ -21,19 +21,10 @@ struct KeyServiceConfiguration: Sendable, Equatable {
         databasePath = environment["KEYS_DATABASE_PATH"] ?? databasePath
         if let url = environment["KEYS_DATABASE_URL"], !url.isEmpty { databaseURL = try PostgresURL(url, variable: "KEYS_DATABASE_URL") }
         secretsDirectory = environment["KEYS_SECRETS_DIR"] ?? secretsDirectory
-        lifecycle.rotationInterval = try Self.seconds("KEYS_ROTATION_INTERVAL", environment, default: lifecycle.rotationInterval)
-        lifecycle.publishLead = try Self.seconds("KEYS_PUBLISH_LEAD", environment, default: lifecycle.publishLead)
-        lifecycle.retention = try Self.seconds("KEYS_RETENTION", environment, default: lifecycle.retention)
-        checkInterval = try Self.seconds("KEYS_CHECK_INTERVAL", environment, default: checkInterval)
-    }
-
-    private static func seconds(_ name: String, _ environment: [String: String], default value: Double) throws(ServiceSettings.InvalidSetting)
-        -> Double
-    {
-        guard let text = environment[name] else { return value }
-        guard let seconds = Double(text), seconds.isFinite, seconds > 0 else {
-            throw ServiceSettings.InvalidSetting(variable: name, reason: "expected a positive number of seconds")
-        }
-        return seconds
+        let reader = EnvironmentReader(environment)
+        lifecycle.rotationInterval = try reader.seconds("KEYS_ROTATION_INTERVAL", default: lifecycle.rotationInterval)
+        lifecycle.publishLead = try reader.seconds("KEYS_PUBLISH_LEAD", default: lifecycle.publishLead)
+        lifecycle.retention = try reader.seconds("KEYS_RETENTION", default: lifecycle.retention)
+        checkInterval = try reader.seconds("KEYS_CHECK_INTERVAL", default: checkInterval)
     }
 }

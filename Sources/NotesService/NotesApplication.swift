@@ -18,8 +18,6 @@ func buildNotesApplication<Source: KeyringSource>(
     services: [any Service] = [],
     now: @escaping @Sendable () -> Date = { Date() }
 ) async throws -> some ApplicationProtocol {
-    let directory = (configuration.databasePath as NSString).deletingLastPathComponent
-    if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
     let store = try await SQLiteNoteStore(path: configuration.databasePath)
     runtime.readiness.add("database") { await store.isReady() }
     runtime.readiness.add("keyring") { keyring.current() != nil }

@@ -6,24 +6,12 @@ import Testing
 /// accepts a token the signer did not produce with a held key. Deterministic (seeded); CI runs a short pass, and
 /// `AUTHSTACK_FUZZ_ITERATIONS=2000000 swift test --filter VerifierFuzzTests` runs a long one.
 @Suite struct VerifierFuzzTests {
-    /// SplitMix64: small, fast, reproducible.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static var iterations: Int { Int(ProcessInfo.processInfo.environment["AUTHSTACK_FUZZ_ITERATIONS"] ?? "") ?? 20_000 }
 
     /// Characters a mutation inserts: the token alphabet, separators, JSON and encoding troublemakers.
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \"{}\\\u{0}é".utf8)
 
-    static func mutate(_ token: [UInt8], _ random: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ token: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = token
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             switch Int.random(in: 0..<6, using: &random) {
@@ -52,7 +40,7 @@ import Testing
     }
 
     @Test func mutatedTokensAreNeverAcceptedUnlessUnchanged() {
-        var random = SeededGenerator(state: 0xA5A5_2026_1129)
+        var random = SplitMix64(seed: 0xA5A5_2026_1129)
         let originals = [
             TokenFixtures.token(),
             TokenFixtures.token(payload: TokenFixtures.payload(replacing: ["aud": #""notes""#, "nbf": "1799999990"])),
@@ -77,7 +65,7 @@ import Testing
     }
 
     @Test func randomBytesAreRejectedWithoutACrash() {
-        var random = SeededGenerator(state: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         for _ in 0..<Self.iterations {
             let length = Int.random(in: 0...600, using: &random)
             var bytes = (0..<length).map { _ in Self.alphabet.randomElement(using: &random)! }

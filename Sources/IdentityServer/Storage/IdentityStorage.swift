@@ -27,6 +27,5 @@ func makeIdentityStore(configuration: IdentityConfiguration, logger: Logger) asy
             throw error
         }
     }
-    try createParentDirectory(of: configuration.databasePath)
     return IdentityStorage(store: try await SQLiteIdentityStore(path: configuration.databasePath), pool: nil)
 }

@@ -31,7 +31,5 @@ func makeKeyStore(configuration: KeyServiceConfiguration, logger: Logger) async 
             throw error
         }
     }
-    let directory = (configuration.databasePath as NSString).deletingLastPathComponent
-    try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory, withIntermediateDirectories: true)
     return KeyStorage(store: try await SQLiteKeyStore(path: configuration.databasePath), pool: nil)
 }
