@@ -19,7 +19,12 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Generate keys/master.key and one key-service client token per client (identity, notes, admin), mode 0600.",
-        discussion: "Existing files are never overwritten unless --force is given: a new master.key makes every stored signing key unreadable."
+        discussion: """
+            Existing files are never overwritten unless --force is given: a new master.key makes every stored signing key unreadable. \
+            --compose prepares the directory for docker compose, whose secrets keep their host permissions: it also writes \
+            postgres.password, keeps secrets that already exist, and makes the files readable by the containers' users \
+            (mode 0644) inside a directory only you can enter (0700).
+            """
     )
 
     @Option(name: .customLong("keys-dir"), help: "Directory for the secret files.")
@@ -28,13 +33,54 @@ struct InitCommand: ParsableCommand {
     @Flag(help: "Overwrite existing secret files.")
     var force = false
 
+    @Flag(help: "Prepare the secrets for docker compose: also postgres.password, existing secrets kept, files 0644 in a 0700 directory.")
+    var compose = false
+
     func run() throws {
+        let directory = SecretsDirectory(path: keysDirectory)
+        let written: [String]
         do {
-            let written = try SecretsDirectory(path: keysDirectory).initialize(force: force)
-            for path in written { print("wrote \(path)") }
-        } catch {
-            throw CommandFailure(error.description)
+            written = compose ? try prepareForCompose(directory) : try directory.initialize(force: force)
+        } catch let failure as SecretsDirectory.Failure {
+            throw CommandFailure(failure.description)
         }
+        for path in written { print("wrote \(path)") }
+    }
+
+    /// `--compose`: the client secrets (made unless they all exist), the database password, and modes the containers
+    /// can read. Compose mounts a secret file with its host owner and mode, and the containers run as other users
+    /// (uid 10001 for the services, the postgres image's own user), so 0600 would lock them out; the 0700 directory
+    /// still keeps every other host user away from the files.
+    private func prepareForCompose(_ directory: SecretsDirectory) throws -> [String] {
+        let secrets = (["master.key"] + SecretsDirectory.clients.map { "\($0.name).token" }).map { Self.path(directory, $0) }
+        let missing = secrets.filter { !FileManager.default.fileExists(atPath: $0) }
+        var written: [String] = []
+        if force || missing.count == secrets.count {
+            written = try directory.initialize(force: force)
+        } else if !missing.isEmpty {
+            throw CommandFailure("\(directory.path) lacks \(missing.joined(separator: ", ")) but holds the other secrets; restore what is missing, "
+                + "or pass --force to replace them all (a new master.key makes every stored signing key unreadable)")
+        }
+        try Self.changeMode(directory.path, to: 0o700)
+        let password = Self.path(directory, "postgres.password")
+        if force || !FileManager.default.fileExists(atPath: password) {
+            // base64url: the image's entry point puts it into the database URL as it is, no escaping needed.
+            let text = Base64URL.encode(SecretBytes.random(count: 32).bytes) + "\n"
+            guard FileManager.default.createFile(atPath: password, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw CommandFailure("cannot write \(password)")
+            }
+            written.append(password)
+        }
+        for file in secrets + [password] { try Self.changeMode(file, to: 0o644) }
+        return written
+    }
+
+    private static func path(_ directory: SecretsDirectory, _ name: String) -> String {
+        (directory.path as NSString).appendingPathComponent(name)
+    }
+
+    private static func changeMode(_ path: String, to mode: mode_t) throws {
+        guard chmod(path, mode) == 0 else { throw CommandFailure("cannot chmod \(path): \(String(cString: strerror(errno)))") }
     }
 }
 

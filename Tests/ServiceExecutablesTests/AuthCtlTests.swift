@@ -34,8 +34,56 @@ import Testing
         try forced.run()
     }
 
+    @Test func initForComposeWritesTheDatabasePasswordAndOpensTheFilesToContainersOnly() throws {
+        let directory = temporaryKeysDirectory()
+        let command = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--compose"]) as? InitCommand)
+        try command.run()
+        #expect(try mode(directory) == 0o700)
+        for name in ["master.key", "identity.token", "notes.token", "admin.token", "postgres.password"] {
+            #expect(try mode(directory + "/" + name) == 0o644, "\(name)")
+        }
+        let password = try String(contentsOfFile: directory + "/postgres.password", encoding: .utf8)
+        #expect(password.hasSuffix("\n"))
+        #expect(password.dropLast().count == 43)
+        #expect(password.dropLast().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+    }
+
+    @Test func initForComposeKeepsTheSecretsOfAnEarlierInit() throws {
+        let directory = temporaryKeysDirectory()
+        try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand).run()
+        let masterKey = try String(contentsOfFile: directory + "/master.key", encoding: .utf8)
+        #expect(try mode(directory + "/master.key") == 0o600)
+        try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--compose"]) as? InitCommand).run()
+        let password = try String(contentsOfFile: directory + "/postgres.password", encoding: .utf8)
+        try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--compose"]) as? InitCommand).run()
+        #expect(try String(contentsOfFile: directory + "/master.key", encoding: .utf8) == masterKey)
+        #expect(try String(contentsOfFile: directory + "/postgres.password", encoding: .utf8) == password)
+        #expect(try mode(directory + "/master.key") == 0o644)
+    }
+
+    @Test func initForComposeRefusesToCompleteAPartialSetOfSecrets() throws {
+        let directory = temporaryKeysDirectory()
+        try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory]) as? InitCommand).run()
+        try FileManager.default.removeItem(atPath: directory + "/notes.token")
+        let command = try #require(try AuthCtl.parseAsRoot(["init", "--keys-dir", directory, "--compose"]) as? InitCommand)
+        do {
+            try command.run()
+            Issue.record("init --compose completed a partial set")
+        } catch {
+            #expect(AuthCtl.message(for: error).contains("notes.token"))
+            #expect(AuthCtl.message(for: error).contains("--force"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory + "/postgres.password"))
+    }
+
+    private func mode(_ path: String) throws -> Int {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        return try #require(attributes[.posixPermissions] as? Int) & 0o777
+    }
+
     @Test func everyCommandHasHelp() {
         #expect(AuthCtl.helpMessage().contains("init"))
         #expect(AuthCtl.helpMessage(for: InitCommand.self).contains("--force"))
+        #expect(AuthCtl.helpMessage(for: InitCommand.self).contains("--compose"))
     }
 }
