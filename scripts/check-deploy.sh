@@ -3,7 +3,8 @@
 #   1. compose.yaml with the real Docker Compose v2 binary (`config -q`: schema, interpolation, references), then
 #      ../shared/schemas/check_compose.py (schema, cross-references, build contexts and Dockerfiles, secret files,
 #      what breaks `--scale`), on the file as it is and on it merged with `scale: 2/3` for identity and notes, with
-#      the secrets of a scratch `authctl init --compose`;
+#      the secrets of a scratch `authctl init --compose`; only the gateway publishes a port, and it shares no network
+#      with the key service;
 #   2. hadolint on every Dockerfile under services/;
 #   3. `nginx -t` on the compose gateway's nginx.conf with its routes.conf;
 #   4. the images' entry point: the database password goes into the URL, and each misuse stops with status 2.
@@ -66,6 +67,21 @@ EOF
 "$COMPOSE" -f "$ROOT/compose.yaml" -f "$WORK/scale.yaml" config >"$WORK/scaled.yaml" || fail "docker compose config with scale"
 step "compose.yaml scaled (identity=2, notes=3): check_compose.py"
 "$VENV/bin/python" "$CHECK_COMPOSE" "$WORK/scaled.yaml" || fail "check_compose.py: compose.yaml with identity=2, notes=3"
+
+# What the issue and DESIGN.md §8 promise about the topology, on compose's own reading of the file.
+step "compose.yaml: the gateway is the only published port and shares no network with the key service"
+"$COMPOSE" -f "$ROOT/compose.yaml" config --format json >"$WORK/compose.json" || fail "docker compose config --format json"
+python3 - "$WORK/compose.json" <<'PY' || fail "compose.yaml exposes more than the gateway"
+import json, sys
+services = json.load(open(sys.argv[1]))["services"]
+published = sorted(name for name, service in services.items() if service.get("ports"))
+shared = set(services["gateway"].get("networks", {})) & set(services["keys"].get("networks", {}))
+problems = ([f"published ports on {published}, expected only on the gateway"] if published != ["gateway"] else []) + \
+    ([f"the gateway shares {sorted(shared)} with the key service"] if shared else [])
+for problem in problems:
+    print(f"check-deploy: {problem}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
 
 # --- 2. Dockerfiles ----------------------------------------------------------------------------------------------
 mapfile -t DOCKERFILES < <(find "$ROOT/services" -name Dockerfile | sort)
