@@ -32,7 +32,7 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         self.clock = clock
     }
 
-    func addRoutes(to router: Router<IdentityRequestContext>) {
+    func addRoutes(to router: ServiceRouter<IdentityRequestContext>) {
         router.post("/signup") { request, context in try await signup(request, context) }
         router.post("/login") { request, context in try await login(request, context) }
         router.post("/refresh") { request, context in try await refresh(request, context) }
