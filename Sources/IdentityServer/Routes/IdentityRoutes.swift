@@ -96,6 +96,8 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
             }
         } catch let PasswordHashingError.overloaded(retryAfter) {
             metrics.login("overloaded")
+            // No password was checked: the attempt must not count towards the account's or the address's lockout.
+            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
             throw ProblemDetails(.serviceUnavailable, detail: "Too many logins at once; retry shortly.", retryAfter: retryAfter)
         }
         guard let user, case .match(let needsRehash) = verification else {
