@@ -8,10 +8,15 @@
    `PRAGMA integrity_check` must say ok.
 2. graceful stop: SIGTERM to notes while clients write; every request that got an answer got a complete, valid one
    (2xx or a clean refusal), nothing acknowledged is lost, and the process exits 0.
+3. key-service outage: the key service is stopped (SIGTERM, process gone) for KEY_OUTAGE_SECONDS (default 30) while
+   clients sign up, log in, refresh and write notes: every one of those requests must succeed (identity keeps signing
+   with the keyring it holds, notes keeps verifying). Then it restarts on the same port and database, a forced
+   rotation is made, and both followers must pick it up (identity signs with the new kid, notes accepts it).
 
 Prints each drill's figures; exits 1 at the first broken promise. Standard library only; loopback only.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -112,6 +117,11 @@ class Ledger:
     def answered(self, status):
         with self.lock:
             self.answers[status] = self.answers.get(status, 0) + 1
+
+
+def kid_of(token):
+    header = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
 
 def client(index, ledger, stop, prefix):
@@ -250,6 +260,54 @@ def main():
     print(f"fault-drills: graceful stop: SIGTERM to notes under load; exited 0 in {elapsed:.2f} s, back in {restarted:.2f} s; "
           f"{len(ledger.notes)} acknowledged notes all present; answers {dict(sorted(ledger.answers.items()))}, "
           f"{ledger.errors} refused connections while down", flush=True)
+    # 3. Key-service outage under load: nothing that identity or notes answers may fail while it is gone.
+    outage_seconds = float(os.environ.get("KEY_OUTAGE_SECONDS", "30"))
+
+    def outage():
+        process = processes["keys"]
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        stopped = time.monotonic()
+        time.sleep(outage_seconds)
+        down_for = time.monotonic() - stopped
+        restarted = start("keys")
+        return code, down_for, restarted
+
+    ledger, (code, down_for, restarted) = run_load(2, outage, prefix="outage")
+    if code != 0:
+        fail(f"key-service outage: the key service exited {code} after SIGTERM")
+    failed = {status: count for status, count in ledger.answers.items() if status >= 400}
+    if failed or ledger.errors:
+        fail(f"key-service outage: valid requests failed while the key service was down: answers {ledger.answers}, "
+             f"{ledger.errors} connection errors")
+    verify(ledger, "key-service outage")
+    answered = sum(ledger.answers.values())
+
+    # The followers resume: a forced rotation reaches identity (it signs with the new kid) and notes (it accepts it).
+    with open(f"{WORK}/keys/admin.token") as file:
+        admin = file.read().strip()
+    user, password = f"resume-{os.getpid()}", "password resume"
+    status, _ = call("identity", "POST", "/signup", {"username": user, "password": password})
+    if status != 201:
+        fail(f"key-service outage: signup after the restart answered {status}")
+    status, rotated = call("keys", "POST", "/v1/keys/rotate?force=true", token=admin)
+    if status != 200:
+        fail(f"key-service outage: forced rotation after the restart answered {status}")
+    rotated_at, resumed = time.monotonic(), None
+    while time.monotonic() - rotated_at < 10:
+        status, tokens = call("identity", "POST", "/login", {"username": user, "password": password})
+        if status == 200 and kid_of(tokens["access_token"]) == rotated["current_kid"]:
+            if call("notes", "GET", "/notes", token=tokens["access_token"])[0] == 200:
+                resumed = time.monotonic() - rotated_at
+                break
+        time.sleep(0.05)
+    if resumed is None:
+        fail("key-service outage: 10 s after the restart's rotation, identity and notes had not both picked it up")
+    print(f"fault-drills: key-service outage: key service stopped for {down_for:.1f} s under load from 6 clients; "
+          f"{answered} requests answered, all 2xx ({len(ledger.users)} signups, {ledger.refreshes} refreshes, "
+          f"{len(ledger.notes)} notes — all present), 0 failed, 0 connection errors; restarted in {restarted:.2f} s; "
+          f"a forced rotation then reached identity and notes in {resumed:.2f} s (login + notes request included)",
+          flush=True)
     stop_all()
     print("fault-drills: PASS", flush=True)
 

@@ -48,7 +48,7 @@ public struct OperationalRoutes: Sendable {
     }
 
     /// Adds the three endpoints to `router`.
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    public func addRoutes<Context: RequestContext>(to router: ServiceRouter<Context>) {
         router.get("/healthz") { _, _ in
             Self.json(#"{"status":"ok"}"#)
         }

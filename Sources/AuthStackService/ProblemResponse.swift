@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 extension ProblemDetails {
     /// The problem as an HTTP response: `application/problem+json`, `Cache-Control: no-store`, and `Retry-After` and
@@ -28,6 +29,10 @@ extension ProblemDetails {
             return problem
         case let http as any HTTPResponseError:
             return from(status: http.status)
+        case is HTTPParserError:
+            // The request stopped being valid HTTP part-way, usually a body cut short: the client closed the connection
+            // or the body timeout did. The client's fault, not ours (nobody may be left to read the answer).
+            return ProblemDetails(.invalidRequest, detail: "The request is not valid HTTP or ended early.")
         default:
             return ProblemDetails(.internalError, detail: "The server could not complete the request.")
         }

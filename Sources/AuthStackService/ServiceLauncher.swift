@@ -84,14 +84,16 @@ extension ServiceLauncher {
 extension ServiceRuntime {
     /// A Hummingbird application for `router`, listening where `settings` say.
     public func makeApplication<Context: RequestContext>(
-        router: Router<Context>,
+        router: ServiceRouter<Context>,
         settings: ServiceSettings,
         serverName: String,
         services: [any Service] = []
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         Application(
-            router: router,
-            server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
+            router: router.router,
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: .milliseconds(Int64(settings.bodyTimeout * 1000)))],
+                idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: serverName),
             services: services,
             logger: logger

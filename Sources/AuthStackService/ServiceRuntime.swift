@@ -27,14 +27,15 @@ public struct ServiceRuntime: Sendable {
         LoggingSystem.bootstrap { _ in JSONLogHandler(service: service, level: level) }
     }
 
-    /// A router with request ids and access logs, metrics and problem+json errors (outermost first), plus
-    /// `/healthz`, `/readyz` and `/metrics`.
-    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self, corsOrigins: [String] = []) -> Router<Context> {
-        let router = Router(context: Context.self)
+    /// A router with request ids and access logs, metrics, problem+json errors and 405 for a known path asked with
+    /// another method (outermost first), plus `/healthz`, `/readyz` and `/metrics`.
+    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self, corsOrigins: [String] = []) -> ServiceRouter<Context> {
+        let router = ServiceRouter(router: Router(context: Context.self))
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowListMiddleware(origins: corsOrigins)) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HTTPMetricsMiddleware(registry: registry))
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(table: router.table))
         OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router)
         return router
     }

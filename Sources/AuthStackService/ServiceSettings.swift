@@ -34,6 +34,10 @@ public struct ServiceSettings: Sendable, Equatable {
     /// default 75: longer than nginx's 60 s upstream keep-alive, so the gateway never reuses a connection the
     /// service is closing). A request being processed (a 60 s long-poll included) is never cut.
     public var idleTimeout: Double = 75
+    /// Seconds from a request's head to the end of its body (`<PREFIX>_BODY_TIMEOUT`, default 30); a slower body gets
+    /// 408 `request_timeout` and the connection is closed. Bodies are small here (64 KiB identity, 1 MiB notes), so 30 s
+    /// is generous for any real client and short for a slow-body attack.
+    public var bodyTimeout: Double = 30
     /// Exact browser origins allowed to call the public APIs cross-origin with credentials (`<PREFIX>_CORS_ORIGINS`,
     /// comma-separated, default none: same-origin only). Used by identity and notes; the key service has no CORS.
     public var corsOrigins: [String] = []
@@ -61,6 +65,12 @@ public struct ServiceSettings: Sendable, Equatable {
                 throw InvalidSetting(variable: "\(prefix)_IDLE_TIMEOUT", reason: "expected seconds from 1 to 3600")
             }
             idleTimeout = seconds
+        }
+        if let text = environment["\(prefix)_BODY_TIMEOUT"] {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 1, seconds <= 3_600 else {
+                throw InvalidSetting(variable: "\(prefix)_BODY_TIMEOUT", reason: "expected seconds from 1 to 3600")
+            }
+            bodyTimeout = seconds
         }
         if let text = environment["\(prefix)_CORS_ORIGINS"] {
             let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -13,7 +13,7 @@ import Testing
         router.get("/boom") { _, _ -> String in throw CancellationError() }
         router.get("/problem") { _, _ -> String in throw ProblemDetails(.rateLimited, detail: "slow down", retryAfter: 7) }
         router.get("/items/{id}") { _, _ in "item" }
-        return Application(router: router)
+        return Application(router: router.router)
     }
 
     private func problem(_ response: TestResponse) throws -> [String: Any] {
@@ -70,6 +70,37 @@ import Testing
                 #expect(response.status == .notFound)
                 let body = try problem(response)
                 #expect(body["code"] as? String == "not_found")
+            }
+        }
+    }
+
+    /// RFC 9110 §15.5.6: a path that exists, asked with a method it does not take, is 405 with the methods it does take.
+    @Test func knownPathWithAnotherMethodIs405WithAllow() async throws {
+        let runtime = ServiceRuntime(name: "test")
+        let router = runtime.makeRouter(context: BasicRequestContext.self)
+        router.get("/items/{id}") { _, _ in "item" }
+        router.patch("/items/{id}") { _, _ in "patched" }
+        router.get("/items/{id}/missing") { _, _ -> String in throw HTTPError(.notFound) }
+        try await Application(router: router.router).test(.router) { client in
+            try await client.execute(uri: "/items/7", method: .delete) { response throws in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, PATCH")
+                #expect(try problem(response)["code"] as? String == "method_not_allowed")
+            }
+            try await client.execute(uri: "/healthz", method: .post) { response throws in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET")
+            }
+            // Still 404: no route has this shape; and a handler's own 404 on a matching method stays a 404.
+            try await client.execute(uri: "/items/7/8", method: .delete) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.allow] == nil)
+            }
+            try await client.execute(uri: "/items/7/missing", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/items/7", method: .patch) { response in
+                #expect(response.status == .ok)
             }
         }
     }

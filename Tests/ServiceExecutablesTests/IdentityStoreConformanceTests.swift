@@ -232,6 +232,27 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.tested)
+    func aRefundedAttemptNoLongerCountsButRealFailuresKeepTheirWait(kind: StoreKind) async throws {
+        let throttle = ThrottleSettings(accountFreeFailures: 2, loginFailuresPerAddress: 3)
+        try await TestDatabase.with(kind) { database in
+            let store = try await database.identityStore()
+            for _ in 0..<2 { #expect(try await store.admitLogin(accountKey: "a", addressKey: "ip", settings: throttle, now: t0) == .admitted) }
+            #expect(try await store.admitLogin(accountKey: "a", addressKey: "ip", settings: throttle, now: t0) != .admitted)
+            // The second attempt was shed: taking it back lifts the wait it had earned, and frees one address slot.
+            try await store.refundLoginAttempt(accountKey: "a", addressKey: "ip", settings: throttle)
+            #expect(try await store.admitLogin(accountKey: "a", addressKey: "ip", settings: throttle, now: t0) == .admitted)
+            #expect(try await store.admitLogin(accountKey: "b", addressKey: "ip", settings: throttle, now: t0) == .admitted, "the address's third")
+            #expect(try await store.admitLogin(accountKey: "d", addressKey: "ip", settings: throttle, now: t0) != .admitted, "address limit 3 reached")
+            // A refund on an account with more real failures than the free ones leaves its wait in place.
+            for second in 1...3 { _ = try await store.admitLogin(accountKey: "c", addressKey: "ip2", settings: throttle, now: t0 + Double(second * 100)) }
+            try await store.refundLoginAttempt(accountKey: "c", addressKey: "ip2", settings: throttle)
+            #expect(try await store.admitLogin(accountKey: "c", addressKey: "ip2", settings: throttle, now: t0 + 300) != .admitted)
+            // Refunding a key that has no counter is harmless.
+            try await store.refundLoginAttempt(accountKey: "never", addressKey: "nowhere", settings: throttle)
+        }
+    }
+
     // MARK: Maintenance
 
     @Test(arguments: StoreKind.tested)

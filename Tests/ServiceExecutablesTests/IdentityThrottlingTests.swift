@@ -122,6 +122,34 @@ import Testing
         }
     }
 
+    /// A login the hashing pool sheds (503) checked no password, so it must not count towards the account's lockout:
+    /// otherwise someone else's flood would lock out a user who merely retried.
+    @Test func shedLoginsDoNotCountTowardsTheAccountLockout() async throws {
+        let fixture = try IdentityFixture {
+            $0.scrypt = ScryptParameters(logN: 16, blockSize: 8, parallelism: 1)
+            $0.hashConcurrency = 1
+            $0.hashQueue = 0
+            $0.throttle.accountFreeFailures = 2
+        }
+        try await fixture.application().test(.router) { client in
+            _ = try await client.signup("victim")
+            // Another client keeps the only hashing slot busy (signups); the victim's logins in the meantime are shed.
+            var shedInARow = 0
+            for round in 0..<12 where shedInARow < 3 {
+                async let flood = client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("flood-\(round)")) { $0.status }
+                try await Task.sleep(for: .milliseconds(30))
+                let status = try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("victim")) { $0.status }
+                #expect(status == .ok || status == .serviceUnavailable, "a shed or correct login is never 429 (round \(round))")
+                shedInARow = status == .serviceUnavailable ? shedInARow + 1 : 0
+                _ = try await flood
+            }
+            #expect(shedInARow >= 3, "the pool must have shed more of the victim's logins in a row than the free failures")
+            try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("victim")) { response in
+                #expect(response.status == .ok, "three shed logins must not lock the account")
+            }
+        }
+    }
+
     @Test func clientAddressesComeFromTrustedProxiesOnly() {
         let direct = ClientAddressResolver(trustedProxies: [])
         #expect(direct.clientAddress(peer: "203.0.113.9", forwardedFor: "1.2.3.4") == "203.0.113.9", "a client cannot forge its address")

@@ -26,18 +26,12 @@ struct RunningKeyService {
     private let service: RunningService
 
     /// Starts the fixture's key service on `port`, or on a port the kernel picks (the `port` property tells which).
-    /// A restart on the port of a stopped instance retries the bind for up to 20 s: until its clients close their
-    /// ends, the old instance's connections (FIN_WAIT) keep the port, SO_REUSEADDR notwithstanding.
+    /// A restart on the port of a stopped instance binds at once: the stop closed the listener, and SO_REUSEADDR lets
+    /// the new one bind past the old connections' TIME_WAIT. (It once seemed to need a retry loop; the real cause was
+    /// the PostgreSQL test cluster inheriting the suite's sockets — see `TestPostgres.closeInheritedDescriptors`.)
     static func start(_ fixture: KeyServiceFixture, port: Int = 0) async throws -> RunningKeyService {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while true {
-            do {
-                let service = try await RunningService.start(try await fixture.application(port: port), port: port)
-                return RunningKeyService(port: service.port, service: service)
-            } catch let error as IOError where error.errnoCode == EADDRINUSE && port != 0 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
+        let service = try await RunningService.start(try await fixture.application(port: port), port: port)
+        return RunningKeyService(port: service.port, service: service)
     }
 
     func request(_ path: String, method: HTTPMethod = .GET, token: String? = nil) async throws -> (status: HTTPResponseStatus, body: Data) {
@@ -183,20 +177,14 @@ struct RunningService {
         #expect(follower.current()?.keyring.keys.contains { $0.kid == initialKey.kid } == false)
 
         // 3. Restarted on the same port and database: the follower resumes and sees the next rotation.
-        // Known intermittent issue, seen only in CI's loaded full run: after the stop, the port stayed taken (the
-        // restart's bind failed for 20 s) and the follower's next request neither failed nor succeeded, as if the old
-        // listener were still open. Recorded, not hidden; aReplacedKeyServiceDatabaseIsAdoptedFromTheLongPoll
-        // restarts on a fixed port too and has passed everywhere.
-        await withKnownIssue("a restart on the same port can find it still taken under heavy parallel load", isIntermittent: true) {
-            #expect(failed != nil, "the outage was not noticed")
-            keys = try await RunningKeyService.start(fixture, port: port)
-            let next = try metadata(try await keys.request("/v1/keys/rotate?force=true", method: .POST, token: admin).body)
-            // Up to one backoff period (≤ 2 s) passes before the follower reconnects, then the bound applies.
-            let resumed = try await elapsed(until: .seconds(10)) { follower.current()?.keyring.currentKey.kid == next.currentKid }
-            #expect(resumed != nil, "the follower did not resume after the key service restarted")
-            print("propagation: after the restart the follower had the next rotation in \(resumed.map { "\($0)" } ?? "more than 10 s")")
-            await keys.stop()
-        }
+        #expect(failed != nil, "the outage was not noticed")
+        keys = try await RunningKeyService.start(fixture, port: port)
+        let next = try metadata(try await keys.request("/v1/keys/rotate?force=true", method: .POST, token: admin).body)
+        // Up to one backoff period (≤ 2 s) passes before the follower reconnects, then the bound applies.
+        let resumed = try await elapsed(until: .seconds(10)) { follower.current()?.keyring.currentKey.kid == next.currentKid }
+        #expect(resumed != nil, "the follower did not resume after the key service restarted")
+        print("propagation: after the restart the follower had the next rotation in \(resumed.map { "\($0)" } ?? "more than 10 s")")
+        await keys.stop()
         running.cancel()
         _ = await running.result
     }

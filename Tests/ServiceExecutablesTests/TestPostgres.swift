@@ -177,6 +177,23 @@ enum TestPostgresCluster {
         }
     }
 
+    /// Makes the child close every descriptor above standard error before it runs its program. SwiftNIO opens its sockets
+    /// without close-on-exec, so without this the `postgres` server and the watcher shell (which lives as long as this
+    /// process) would inherit the listening and accepted sockets of every service the parallel suite runs at that
+    /// moment: a stopped service's port stayed taken, connections to it hung in the backlog, and a connection the server
+    /// closed never saw its FIN — the "intermittent" socket failures of earlier full runs.
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+) closes them all atomically at exec; Swift's Glibc module
+    /// does not export it (it is a GNU extension), hence the lookup.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) throws {
+        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+        guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+            throw SetupError(description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed to start PostgreSQL without leaking the suite's sockets into it)")
+        }
+        let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
+        let result = addCloseFrom(&actions, 3)
+        guard result == 0 else { throw SetupError(description: "posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(result)))") }
+    }
+
     /// Starts `arguments` with standard input from /dev/null and its output appended to `log`.
     private static func spawn(_ arguments: [String], log: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
@@ -185,6 +202,7 @@ enum TestPostgresCluster {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        try closeInheritedDescriptors(&actions)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

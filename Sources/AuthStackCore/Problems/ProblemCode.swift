@@ -10,6 +10,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case notFound = "not_found"
     /// 405: the route exists but not with this method.
     case methodNotAllowed = "method_not_allowed"
+    /// 408: the request body did not arrive within the service's body timeout; the connection is closed.
+    case requestTimeout = "request_timeout"
     /// 413: the request body exceeds the service's limit.
     case payloadTooLarge = "payload_too_large"
     /// 415: the body is not `application/json`.
@@ -65,6 +67,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .forbidden: 403
         case .notFound, .sessionNotFound, .noteNotFound, .keyNotFound: 404
         case .methodNotAllowed: 405
+        case .requestTimeout: 408
         case .usernameTaken, .rotationTooSoon, .keyringFull: 409
         case .payloadTooLarge: 413
         case .unsupportedMediaType: 415
@@ -80,6 +83,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .invalidRequest: "The request is invalid"
         case .notFound: "Not found"
         case .methodNotAllowed: "Method not allowed"
+        case .requestTimeout: "The request took too long to arrive"
         case .payloadTooLarge: "The request body is too large"
         case .unsupportedMediaType: "The request body must be JSON"
         case .rateLimited: "Too many requests"

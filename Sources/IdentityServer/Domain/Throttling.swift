@@ -65,4 +65,14 @@ enum ThrottlePolicy {
         }
         return (.admitted, counter)
     }
+
+    /// Takes back an account attempt whose password was never checked (the hashing pool shed it: 503). Without this a
+    /// flood that overloads the pool would lock out the accounts of users who merely retried. The wait goes only if
+    /// the remaining count no longer earns one; a wait earned by real failures stays.
+    static func refundAccountAttempt(_ counter: ThrottleCounter, settings: ThrottleSettings) -> ThrottleCounter {
+        var counter = counter
+        counter.count = max(counter.count - 1, 0)
+        if counter.count < settings.accountFreeFailures { counter.blockedUntil = nil }
+        return counter
+    }
 }

@@ -32,7 +32,7 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         self.clock = clock
     }
 
-    func addRoutes(to router: Router<IdentityRequestContext>) {
+    func addRoutes(to router: ServiceRouter<IdentityRequestContext>) {
         router.post("/signup") { request, context in try await signup(request, context) }
         router.post("/login") { request, context in try await login(request, context) }
         router.post("/refresh") { request, context in try await refresh(request, context) }
@@ -96,6 +96,8 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
             }
         } catch let PasswordHashingError.overloaded(retryAfter) {
             metrics.login("overloaded")
+            // No password was checked: the attempt must not count towards the account's or the address's lockout.
+            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
             throw ProblemDetails(.serviceUnavailable, detail: "Too many logins at once; retry shortly.", retryAfter: retryAfter)
         }
         guard let user, case .match(let needsRehash) = verification else {

@@ -54,6 +54,8 @@ protocol IdentityStore: Sendable {
     func admitLogin(accountKey: String, addressKey: String, settings: ThrottleSettings, now: Date) async throws -> Admission
     /// A successful login: clears the account's failures and takes the attempt back from the address's count.
     func recordLoginSuccess(accountKey: String, addressKey: String) async throws
+    /// Takes back the attempt `admitLogin` counted when the password was never checked (hashing overloaded).
+    func refundLoginAttempt(accountKey: String, addressKey: String, settings: ThrottleSettings) async throws
 
     /// Deletes what can no longer matter: sessions ended more than `retention` ago (with their tokens) and
     /// throttle counters whose windows and waits are over. Returns the number of rows removed.

@@ -89,6 +89,16 @@ extension PostgresIdentityStore {
         }
     }
 
+    func refundLoginAttempt(accountKey: String, addressKey: String, settings: ThrottleSettings) async throws {
+        try await pool.transaction { connection in
+            let counters = try await Self.lockCounters([accountKey, addressKey], connection)
+            if let account = counters[accountKey] {
+                try await Self.save(ThrottlePolicy.refundAccountAttempt(account, settings: settings), accountKey, connection)
+            }
+            try await connection.rows("UPDATE throttles SET count = GREATEST(count - 1, 0) WHERE key = \(addressKey)")
+        }
+    }
+
     /// Takes the transaction's advisory lock on each key, in sorted order so that two transactions never wait for
     /// each other, then reads the counters. A lock on the key rather than the row covers counters not yet created:
     /// two first failures cannot both insert a count of 1.

@@ -276,6 +276,15 @@ struct SQLiteIdentityStore: IdentityStore {
         }
     }
 
+    func refundLoginAttempt(accountKey: String, addressKey: String, settings: ThrottleSettings) async throws {
+        try await database.write { db in
+            if let account = try Self.counter(accountKey, db) {
+                try Self.save(ThrottlePolicy.refundAccountAttempt(account, settings: settings), accountKey, db)
+            }
+            try db.execute(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
+        }
+    }
+
     private static func counter(_ key: String, _ db: Database) throws -> ThrottleCounter? {
         try Row.fetchOne(db, sql: "SELECT * FROM throttles WHERE key = ?", arguments: [key]).map { row in
             ThrottleCounter(

@@ -13,7 +13,7 @@ struct KeyServiceRoutes: Sendable {
     /// Longest accepted `wait` in seconds.
     static let maximumWait = 60
 
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    func addRoutes(to router: ServiceRouter<BasicRequestContext>) {
         router.get("/v1/keyring") { request, _ in try await keyring(request) }
         router.get("/v1/keys") { request, _ in
             try authorize(request, allowing: [.admin])

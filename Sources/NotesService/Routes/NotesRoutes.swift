@@ -20,7 +20,7 @@ struct NotesRoutes<Source: KeyringSource, Store: NoteStore>: Sendable {
     let now: @Sendable () -> Date
 
     /// Adds the five routes to `router`.
-    func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    func addRoutes<Context: RequestContext>(to router: ServiceRouter<Context>) {
         router.get("/notes", use: authenticated { request, _, owner in try await list(request, owner: owner) })
         router.post("/notes", use: authenticated { request, _, owner in try await create(request, owner: owner) })
         router.get("/notes/{id}", use: authenticated { _, context, owner in try await show(id(context), owner: owner) })
