@@ -581,8 +581,17 @@ def check_replica_loss(gateway, notes, access):
         kill_time = time.monotonic() - killed
         time.sleep(2)
         restarted = time.monotonic()
-        victim.start()
-        ready = victim.wait_ready()
+        for attempt in range(5):
+            # Same port, as a replaced container keeps its name: a bind refused while the old socket lets go is retried.
+            victim.start()
+            try:
+                victim.wait_ready()
+                break
+            except Failure:
+                if attempt == 4 or victim.process.poll() is None:
+                    raise
+                time.sleep(0.5)
+        ready = time.monotonic() - restarted
         restarted_at[0] = time.monotonic()
         # nginx sends a failed replica no traffic for fail_timeout (10 s, compose's default too), then tries it again.
         back = wait_until(lambda: figures["victim_back"] is not None, 15)
