@@ -49,6 +49,9 @@ PROPAGATION_BOUND = 2.0   # DESIGN.md §9
 TIME_LIMIT = 240          # the whole run, start-up included; normally about 40 s
 GRACE = 2                 # IDENTITY_REFRESH_GRACE here, so that reuse can be shown without a 10 s wait
 FAILURES_PER_IP = 5       # IDENTITY_LOGIN_FAILURES_PER_IP here
+# Like compose, which trusts the private ranges its networks (and possibly its clients) live in: the whole loopback
+# range, the test's clients included. Only the gateway replacing X-Forwarded-For then keeps forged values out.
+TRUSTED_PROXIES = "127.0.0.0/8"
 WORK = tempfile.mkdtemp(prefix="authstack-topology-")
 AS_ROOT = os.geteuid() == 0
 
@@ -652,7 +655,7 @@ def main():
     keyring = {"URL": f"http://{keys.address}"}
     identities = [Service(f"identity-{i}", "identity-service", "IDENTITY", dict(
         database("IDENTITY", "identity"), IDENTITY_KEYS_URL=keyring["URL"],
-        IDENTITY_KEYS_TOKEN_FILE=os.path.join(keys_dir, "identity.token"), IDENTITY_TRUSTED_PROXIES="127.0.0.1",
+        IDENTITY_KEYS_TOKEN_FILE=os.path.join(keys_dir, "identity.token"), IDENTITY_TRUSTED_PROXIES=TRUSTED_PROXIES,
         IDENTITY_SCRYPT_LOG_N=12, IDENTITY_REFRESH_GRACE=GRACE, IDENTITY_LOGIN_FAILURES_PER_IP=FAILURES_PER_IP,
         IDENTITY_SIGNUPS_PER_IP_PER_MINUTE=100000, IDENTITY_REFRESHES_PER_IP_PER_MINUTE=100000)) for i in (1, 2)]
     notes = [Service(f"notes-{i}", "notes-service", "NOTES", dict(
