@@ -652,18 +652,19 @@ def main():
     keys = Service("keys", "key-service", "KEYS", dict(database("KEYS", "keys"), KEYS_SECRETS_DIR=keys_dir))
     keys.start()
     keys.wait_ready()
-    keyring = {"URL": f"http://{keys.address}"}
+    keys_url = f"http://{keys.address}"
     identities = [Service(f"identity-{i}", "identity-service", "IDENTITY", dict(
-        database("IDENTITY", "identity"), IDENTITY_KEYS_URL=keyring["URL"],
+        database("IDENTITY", "identity"), IDENTITY_KEYS_URL=keys_url,
         IDENTITY_KEYS_TOKEN_FILE=os.path.join(keys_dir, "identity.token"), IDENTITY_TRUSTED_PROXIES=TRUSTED_PROXIES,
         IDENTITY_SCRYPT_LOG_N=12, IDENTITY_REFRESH_GRACE=GRACE, IDENTITY_LOGIN_FAILURES_PER_IP=FAILURES_PER_IP,
         IDENTITY_SIGNUPS_PER_IP_PER_MINUTE=100000, IDENTITY_REFRESHES_PER_IP_PER_MINUTE=100000)) for i in (1, 2)]
     notes = [Service(f"notes-{i}", "notes-service", "NOTES", dict(
-        database("NOTES", "notes"), NOTES_KEYS_URL=keyring["URL"],
+        database("NOTES", "notes"), NOTES_KEYS_URL=keys_url,
         NOTES_KEYS_TOKEN_FILE=os.path.join(keys_dir, "notes.token"))) for i in (1, 2, 3)]
     for service in identities + notes:
         service.start()
-    ready = {service.label: service.wait_ready() for service in identities + notes}
+    for service in identities + notes:
+        service.wait_ready()
     gateway = Gateway(identities, notes)
     gateway.start()
     say(f"up in {time.monotonic() - started:.1f} s: PostgreSQL :{postgres.port}, keys :{keys.port}, identity "
