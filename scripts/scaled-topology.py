@@ -19,7 +19,8 @@ over `upstream` blocks instead of Docker's DNS. Through the gateway it checks:
 5. per-address login limits count the client the gateway saw, and a forged X-Forwarded-For changes nothing;
 6. `kill -9` of a notes replica under load loses no idempotent request (nginx retries them on another replica), and
    every acknowledged write is there afterwards; the replica restarts and gets traffic again;
-7. no service wrote a file in its working directory (all state in PostgreSQL: the containers' root is read-only).
+7. no service wrote a file in its working directory (all state in PostgreSQL: the containers' root is read-only);
+8. with every notes replica gone, the gateway answers a 502 bad_gateway problem and identity still works.
 
 Prints figures for each; exits 1 at the first broken promise, 2 when a tool is missing. Everything it started is
 stopped by PID at the end, however it ends. Standard library only; loopback only; about 40 s.
@@ -365,7 +366,10 @@ def check_routing(gateway, keys, keys_dir):
         answer = gateway("GET", "/app/")
         check(answer.status == 200 and answer.raw == open(index, "rb").read() and answer.headers.get("content-type", "").startswith("text/html"),
               f"/app/ should serve web/index.html as text/html: {answer.status} {answer.headers.get('content-type')}")
-        web = "/app/ serves web/index.html"
+        policy = answer.headers.get("content-security-policy", "")
+        check("default-src 'none'" in policy and "frame-ancestors 'none'" in policy and answer.headers.get("x-content-type-options") == "nosniff",
+              f"/app/ without the web client's security headers: {answer.headers}")
+        web = "/app/ serves web/index.html with its Content-Security-Policy"
     else:
         web = "web/ not in this tree yet: /app/ not checked"
     # Body limits: the gateway refuses what the services would refuse, and passes everything they would judge.
@@ -621,6 +625,20 @@ def check_replica_loss(gateway, notes, access):
         f"{ {labels.get(address, address): count for address, count in sorted(figures['by_replica'].items())} }")
 
 
+def check_all_replicas_down(gateway, notes, access):
+    """With every notes replica gone the gateway answers for them, and identity is unaffected."""
+    for service in notes:
+        service.process.kill()
+        service.process.wait()
+    answer = gateway("GET", "/notes", token=access)
+    check(answer.status == 502 and answer.headers.get("content-type") == "application/problem+json"
+          and answer.json.get("code") == "bad_gateway" and answer.headers.get("retry-after") == "1",
+          f"GET /notes with no notes replica: expected the gateway's 502 bad_gateway problem, got {answer} {answer.headers}")
+    me = gateway("GET", "/me", token=access)
+    check(me.status == 200, f"identity through the gateway while notes is down: {me}")
+    say("outage: with all notes replicas killed, /notes is the gateway's 502 bad_gateway problem (Retry-After: 1); /me still 200")
+
+
 def check_no_local_files(services):
     # Compose runs the services on a read-only root file system: with PostgreSQL they must write nothing locally.
     for service in services:
@@ -680,6 +698,7 @@ def main():
     access = login(gateway, name, password).json["access_token"]
     check_replica_loss(gateway, notes, access)
     check_no_local_files([keys] + identities + notes)
+    check_all_replicas_down(gateway, notes, access)
     say(f"PASS in {time.monotonic() - started:.1f} s")
 
 
