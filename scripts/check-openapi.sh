@@ -51,15 +51,9 @@ fail() {
 }
 
 # --- tools -------------------------------------------------------------------------------------------------------
-# Reinstall only when the pins changed: a stamp holds the hash of the requirements file last installed.
-STAMP="$VENV/.requirements.sha256"
-WANTED=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "$WANTED" ]]; then
-    step "installing the pinned tools into .venv-api/"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" || fail "pip install"
-    echo "$WANTED" >"$STAMP"
-fi
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
+pinned_venv "$VENV" "$REQUIREMENTS" || fail "pip install"
 ST="$VENV/bin/schemathesis"
 
 # --- static checks -----------------------------------------------------------------------------------------------
