@@ -117,18 +117,36 @@ struct NotesOnPostgresTests {
         }
     }
 
-    @Test func readinessFailsWithinTwoSecondsOnceTheDatabaseIsGone() async throws {
+    @Test func readinessFollowsTheDatabaseGoingAwayAndComingBack() async throws {
         try await TestDatabase.with(.postgres) { database in
             let fixture = NotesFixture().on(database)
+            // The database refuses new connections and its current ones end; it is still there, so the pool's
+            // reconnection succeeds once it accepts them again (a dropped database would leave the pool retrying).
+            let url = try #require(database.url)
+            // From another database: PostgreSQL will not close the one a session is connected to.
+            let admin = PostgresConnectionPool(url: url.with(database: "postgres"), logger: TestDatabase.logger, maximumConnections: 1)
+            @Sendable func accept(_ allowed: Bool) async throws {
+                try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(url.database) ALLOW_CONNECTIONS \(allowed)"))
+                guard !allowed else { return }
+                try await admin.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(url.database)")
+            }
             try await fixture.application().test(.router) { client in
                 #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
-                await TestPostgres.shared.drop(try #require(database.url))
+                try await accept(false)
                 let started = ContinuousClock.now
                 let response = try await client.execute(uri: "/readyz", method: .get)
                 #expect(response.status == .serviceUnavailable)
                 #expect(String(buffer: response.body).contains("database"))
                 #expect(ContinuousClock.now - started < .seconds(4), "the check is bounded to 2 s")
+                try await accept(true)
+                var ready = false
+                for _ in 0..<40 where !ready {
+                    ready = try await client.execute(uri: "/readyz", method: .get).status == .ok
+                    if !ready { try await Task.sleep(for: .milliseconds(250)) }
+                }
+                #expect(ready, "ready again within 10 s of the database accepting connections")
             }
+            await admin.close()
         }
     }
 }
