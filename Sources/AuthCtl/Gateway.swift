@@ -65,7 +65,8 @@ struct Gateway: Sendable {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: WebClientHeadersMiddleware())
-        router.add(middleware: FileMiddleware(webRoot, urlBasePath: "/app", cacheControl: .init([(MediaType(type: .any), [.noCache])]), searchForIndexHtml: true, logger: logger))
+        let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
+        router.add(middleware: FileMiddleware(webRoot, urlBasePath: "/app", cacheControl: revalidate, searchForIndexHtml: true, logger: logger))
         router.add(middleware: GatewayRoutingMiddleware(gateway: self))
         return router
     }
@@ -98,7 +99,8 @@ struct GatewayRoutingMiddleware: RouterMiddleware {
 struct WebClientHeadersMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
     static let contentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        + "frame-ancestors 'none'"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)

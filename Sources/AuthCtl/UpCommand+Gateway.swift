@@ -23,7 +23,8 @@ extension UpCommand {
         }
         guard let found = candidates.first(where: hasIndex) else {
             throw CommandFailure(
-                "cannot find the web client (web/index.html) in the current directory or in the package that holds authctl; run from the repository root or pass --web-root DIR")
+                "cannot find the web client (web/index.html) in the current directory or in the package that holds authctl; "
+                    + "run from the repository root or pass --web-root DIR")
         }
         return found
     }
@@ -49,7 +50,10 @@ struct GatewayRunner {
     private let task: Task<Void, Never>
 
     /// Starts serving; the HTTP client it proxies with lives exactly as long as the server.
-    init(host: String, port: Int, webRoot: String, upstreams: (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream), supervisor: Supervisor) {
+    init(
+        host: String, port: Int, webRoot: String, upstreams: (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream),
+        supervisor: Supervisor
+    ) {
         var logger = Logger(label: "gateway")
         logger.logLevel = .warning
         let client = UpstreamProxy.makeClient()

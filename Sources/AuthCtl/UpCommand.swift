@@ -48,7 +48,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("bin-dir"), help: "Directory with the service binaries (default: next to authctl).")
     var binaryDirectory: String?
 
-    @Flag(name: .customLong("secure-cookies"), help: "Keep `Secure` on the refresh cookie (needs HTTPS in front).")
+    @Flag(
+        name: .customLong("secure-cookies"),
+        help: "Keep `Secure` on the refresh cookie (needs HTTPS, or a browser on 127.0.0.1/localhost, which counts as secure).")
     var secureCookies = false
 
     @Option(name: .customLong("log-level"), help: "LOG_LEVEL for the services.")
@@ -107,7 +109,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let webRoot = try Self.locateWebRoot(
             explicit: self.webRoot, currentDirectory: FileManager.default.currentDirectoryPath, executable: Bundle.main.executableURL)
-        for (name, port) in services.map({ ($0.name, $0.port) }) + [("gateway", gatewayPort)] {
+        for (name, port) in [("gateway", gatewayPort)] + services.map({ ($0.name, $0.port) }) {
             if let problem = Self.portProblem(host: host, port: port) {
                 let what = name == "gateway" ? "the gateway" : "the \(name) service"
                 throw CommandFailure("port \(port) for \(what) is \(problem); stop what uses it or pass --\(name)-port")
@@ -123,7 +125,8 @@ struct UpCommand: AsyncParsableCommand {
         }
         let gateway = GatewayRunner(host: host, port: gatewayPort, webRoot: webRoot, upstreams: gatewayUpstreams, supervisor: supervisor)
         let h = Self.urlHost(host)
-        let checks = services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") } + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
+        let checks = services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
+            + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
         let readiness = Task {
             do {
                 try await waitUntilReady(checks)

@@ -198,17 +198,22 @@ import Testing
         let binaries = NSTemporaryDirectory() + "authctl-bin-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: binaries, withIntermediateDirectories: true)
         for name in ["key-service", "identity-service", "notes-service"] {
-            FileManager.default.createFile(atPath: binaries + "/" + name, contents: Data("#!/bin/sh\nexit 1\n".utf8), attributes: [.posixPermissions: 0o755])
+            let script = Data("#!/bin/sh\nexit 1\n".utf8)
+            FileManager.default.createFile(atPath: binaries + "/" + name, contents: script, attributes: [.posixPermissions: 0o755])
         }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let busy = try #require(channel.localAddress?.port)
+        // The gateway's port is checked first, so the services' ports (free now, maybe taken by a parallel test later)
+        // are never looked at.
         let free = [try await Self.closedPort(), try await Self.closedPort(), try await Self.closedPort()]
         let up = try #require(
             try AuthCtl.parseAsRoot([
                 "up", "--bin-dir", binaries, "--web-root", site.root, "--keys-dir", binaries + "/keys", "--gateway-port", "\(busy)",
                 "--identity-port", "\(free[0])", "--notes-port", "\(free[1])", "--keys-port", "\(free[2])",
             ]) as? UpCommand)
-        await #expect { try await up.run() } throws: { "\($0)".contains("port \(busy) for the gateway is in use") && "\($0)".contains("--gateway-port") }
+        await #expect { try await up.run() } throws: {
+            "\($0)".contains("port \(busy) for the gateway is in use") && "\($0)".contains("--gateway-port")
+        }
         try await channel.close()
         #expect(!FileManager.default.fileExists(atPath: binaries + "/keys"), "nothing was started or written")
         #expect(throws: (any Error).self) { try AuthCtl.parseAsRoot(["up", "--gateway-port", "8081"]) }
@@ -278,8 +283,11 @@ import Testing
                 let body = try await request.body.collect(upTo: 1 << 16)
                 var headers: [String: [String]] = [:]
                 for field in request.headers { headers[field.name.canonicalName, default: []].append(field.value) }
-                let echo = Echo(service: name, method: request.method.rawValue, uri: request.uri.description, host: request.head.authority, headers: headers, body: String(buffer: body))
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(echo))))
+                let echo = Echo(
+                    service: name, method: request.method.rawValue, uri: request.uri.description, host: request.head.authority, headers: headers,
+                    body: String(buffer: body))
+                let json = ByteBuffer(bytes: try JSONEncoder().encode(echo))
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: json))
             }
         }
     }
