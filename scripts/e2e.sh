@@ -188,8 +188,12 @@ step "no orphans: SIGKILL authctl up, its services stop on their own"
 "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
     --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
 UP_PID=$!
-for _ in $(seq 1 600); do grep -q "AuthStack is up" "$LOG" && break; sleep 0.2; done
-grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up a second time (same data and keys)"
+for _ in $(seq 1 600); do
+    grep -q "AuthStack is up" "$LOG" && break
+    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during its second start-up"
+    sleep 0.2
+done
+grep -q "AuthStack is up" "$LOG" || { ps -o pid,stat,etime,cmd -p "$UP_PID" >&2 || true; fail "the stack did not come up a second time (same data and keys)"; }
 request GET "$NOTES/notes" 401   # the notes database and keys survived the restart; the service answers
 kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null || true
 UP_PID=""
