@@ -36,7 +36,7 @@ func buildNotesApplication<Source: KeyringSource>(
 
 /// The routes over the opened store: `NotesRoutes` is generic over its store, which arrives here as `any NoteStore`.
 private func addNotesRoutes<Source: KeyringSource, Store: NoteStore>(
-    to router: Router<BasicRequestContext>, store: Store, authenticator: BearerAuthenticator<Source>, requestBody: JSONRequestBody,
+    to router: ServiceRouter<BasicRequestContext>, store: Store, authenticator: BearerAuthenticator<Source>, requestBody: JSONRequestBody,
     now: @escaping @Sendable () -> Date
 ) {
     NotesRoutes(authenticator: authenticator, store: store, requestBody: requestBody, now: now).addRoutes(to: router)
