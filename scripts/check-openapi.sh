@@ -64,14 +64,14 @@ step "checking the Postman collection against them"
 
 # --- the stack ---------------------------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port)
+IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
 
 step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT"
 # Cheaper scrypt (16 MiB instead of 128 MiB per hash) so thousands of generated signups and logins fit the budget;
 # it changes no answer the documents describe.
 IDENTITY_SCRYPT_LOG_N=14 "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" >"$LOG" 2>&1 &
+    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
 UP_PID=$!
 for _ in $(seq 1 600); do
     grep -q "AuthStack is up" "$LOG" && break

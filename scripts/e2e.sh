@@ -33,8 +33,9 @@ step() { echo "e2e: $*"; }
 json() { python3 -c 'import json,sys; v=eval("d"+sys.argv[2], {"d": json.load(open(sys.argv[1]))}); print("null" if v is None else v)' "$1" "$2"; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port)
+IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port); GATEWAY_PORT=$(free_port)
 ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
+GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 
 # request METHOD URL EXPECTED_STATUS [curl args…] — body to $WORK/body, headers to $WORK/headers.
 request() {
@@ -47,10 +48,10 @@ header() { grep -i "^$1:" "$WORK/headers" | head -1 | cut -d' ' -f2- | tr -d '\r
 code() { json "$WORK/body" '["code"]'; }
 expect_code() { [[ "$(code)" == "$1" ]] || fail "expected problem code $1, got $(code)"; }
 
-step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT"
+step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT, gateway $GATEWAY_PORT"
 IDENTITY_ACCESS_TTL=10 IDENTITY_REFRESH_GRACE=3 NOTES_LEEWAY=0 IDENTITY_SCRYPT_LOG_N=14 \
     "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" >"$LOG" 2>&1 &
+    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
 UP_PID=$!
 for _ in $(seq 1 600); do
     grep -q "AuthStack is up" "$LOG" && break
@@ -80,6 +81,19 @@ fresh_access() {
     request POST "$ID/login" 200 -H 'Content-Type: application/json' -d "$CRED"
     ACCESS=$(json "$WORK/body" '["access_token"]')
 }
+
+step "gateway: the web client at /app/, the APIs on the same origin, the key service's paths refused"
+request GET "$GATEWAY/app/" 200
+grep -q '<script src="app.js" defer></script>' "$WORK/body" || fail "/app/ is not the web client"
+[[ -n "$(header Content-Security-Policy)" ]] || fail "the web client is served without a CSP"
+request GET "$GATEWAY/app" 301
+[[ "$(header Location)" == /app/ ]] || fail "/app redirects to /app/"
+request POST "$GATEWAY/login" 200 -H 'Content-Type: application/json' -d "$CRED"
+[[ $(grep -ci '^set-cookie: refresh_token=rt_' "$WORK/headers") == 1 ]] || fail "the gateway passes the refresh cookie"
+request GET "$GATEWAY/notes" 200 -H "Authorization: Bearer $(json "$WORK/body" '["access_token"]')"
+request GET "$GATEWAY/v1/keyring" 404 -H "Authorization: Bearer $(cat "$WORK/keys/notes.token")"
+expect_code not_found
+request GET "$GATEWAY/app/../keys/master.key" 400 --path-as-is
 
 step "/me and sessions"
 request GET "$ID/me" 200 -H "Authorization: Bearer $ACCESS"
@@ -167,15 +181,19 @@ step "stopping the stack"
 kill -TERM "$UP_PID"
 wait "$UP_PID" || fail "authctl up exited non-zero after SIGTERM"
 UP_PID=""
-for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT"; do
+for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT" "$GATEWAY_PORT"; do
     if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then fail "a service still answers on port $port after authctl up stopped"; fi
 done
 step "no orphans: SIGKILL authctl up, its services stop on their own"
 "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" >"$LOG" 2>&1 &
+    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
 UP_PID=$!
-for _ in $(seq 1 600); do grep -q "AuthStack is up" "$LOG" && break; sleep 0.2; done
-grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up a second time (same data and keys)"
+for _ in $(seq 1 600); do
+    grep -q "AuthStack is up" "$LOG" && break
+    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during its second start-up"
+    sleep 0.2
+done
+grep -q "AuthStack is up" "$LOG" || { ps -o pid,stat,etime,cmd -p "$UP_PID" >&2 || true; fail "the stack did not come up a second time (same data and keys)"; }
 request GET "$NOTES/notes" 401   # the notes database and keys survived the restart; the service answers
 kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null || true
 UP_PID=""

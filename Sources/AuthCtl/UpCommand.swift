@@ -21,7 +21,9 @@ struct UpCommand: AsyncParsableCommand {
         discussion: """
             Runs `authctl init` first when keys/ holds no secrets. Waits until every service's /readyz answers 200, prints \
             the URLs and a curl walk-through, and streams each service's log lines with its name in front. Ctrl-C or \
-            SIGTERM stops all three; if one of them exits on its own, the others are stopped too and authctl exits 1.
+            SIGTERM stops all three; if one of them exits on its own, the others are stopped too and authctl exits 1. \
+            A gateway in this process puts the demo web client (web/, at /app/) and both APIs on one origin, as the \
+            compose gateway does: /notes… to notes, /v1/… refused, everything else to identity.
             """
     )
 
@@ -37,11 +39,18 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("identity-port")) var identityPort = 8081
     @Option(name: .customLong("notes-port")) var notesPort = 8082
     @Option(name: .customLong("keys-port")) var keysPort = 8083
+    @Option(name: .customLong("gateway-port"), help: "Port of the gateway that serves the web client at /app/ and proxies the APIs.")
+    var gatewayPort = 8080
+
+    @Option(name: .customLong("web-root"), help: "Directory with the web client (default: web/ here or in the package that holds authctl).")
+    var webRoot: String?
 
     @Option(name: .customLong("bin-dir"), help: "Directory with the service binaries (default: next to authctl).")
     var binaryDirectory: String?
 
-    @Flag(name: .customLong("secure-cookies"), help: "Keep `Secure` on the refresh cookie (needs HTTPS in front).")
+    @Flag(
+        name: .customLong("secure-cookies"),
+        help: "Keep `Secure` on the refresh cookie (needs HTTPS, or a browser on 127.0.0.1/localhost, which counts as secure).")
     var secureCookies = false
 
     @Option(name: .customLong("log-level"), help: "LOG_LEVEL for the services.")
@@ -69,6 +78,7 @@ struct UpCommand: AsyncParsableCommand {
                 "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
                 "IDENTITY_KEYS_URL": keysURL, "IDENTITY_KEYS_TOKEN_FILE": keysDirectory + "/identity.token",
                 "IDENTITY_COOKIE_SECURE": secureCookies ? "true" : "false",
+                "IDENTITY_TRUSTED_PROXIES": Self.gatewaySourceAddresses(host: host),
             ]),
             Service(name: "notes", binary: directory + "/notes-service", port: notesPort, environment: [
                 "NOTES_HOST": host, "NOTES_PORT": String(notesPort), "NOTES_DATABASE_PATH": dataDirectory + "/notes.sqlite",
@@ -84,10 +94,12 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        for port in [identityPort, notesPort, keysPort] where !(1...65535).contains(port) {
+        for port in [identityPort, notesPort, keysPort, gatewayPort] where !(1...65535).contains(port) {
             throw ValidationError("port \(port) is out of range")
         }
-        guard Set([identityPort, notesPort, keysPort]).count == 3 else { throw ValidationError("the three services need three different ports") }
+        guard Set([identityPort, notesPort, keysPort, gatewayPort]).count == 4 else {
+            throw ValidationError("the three services and the gateway need four different ports")
+        }
     }
 
     func run() async throws {
@@ -95,9 +107,12 @@ struct UpCommand: AsyncParsableCommand {
         for service in services where !FileManager.default.isExecutableFile(atPath: service.binary) {
             throw CommandFailure("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
         }
-        for service in services {
-            if let problem = Self.portProblem(host: host, port: service.port) {
-                throw CommandFailure("port \(service.port) for the \(service.name) service is \(problem); stop what uses it or pass --\(service.name == "keys" ? "keys" : service.name)-port")
+        let webRoot = try Self.locateWebRoot(
+            explicit: self.webRoot, currentDirectory: FileManager.default.currentDirectoryPath, executable: Bundle.main.executableURL)
+        for (name, port) in [("gateway", gatewayPort)] + services.map({ ($0.name, $0.port) }) {
+            if let problem = Self.portProblem(host: host, port: port) {
+                let what = name == "gateway" ? "the gateway" : "the \(name) service"
+                throw CommandFailure("port \(port) for \(what) is \(problem); stop what uses it or pass --\(name)-port")
             }
         }
         try prepareSecrets()
@@ -108,9 +123,13 @@ struct UpCommand: AsyncParsableCommand {
         for service in services {
             try supervisor.start(service, logLevel: logLevel)
         }
+        let gateway = GatewayRunner(host: host, port: gatewayPort, webRoot: webRoot, upstreams: gatewayUpstreams, supervisor: supervisor)
+        let h = Self.urlHost(host)
+        let checks = services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
+            + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
         let readiness = Task {
             do {
-                try await waitUntilReady(services, supervisor: supervisor)
+                try await waitUntilReady(checks)
                 supervisor.post(.ready)
             } catch let error as NotReady {
                 supervisor.post(.notReady(error.message))
@@ -126,12 +145,15 @@ struct UpCommand: AsyncParsableCommand {
                 continue
             case .signal:
                 say("authctl: stopping the services…")
+                await gateway.stop()
                 supervisor.stopAll()
                 return
             case .exited(let name, let status):
+                await gateway.stop()
                 supervisor.stopAll()
                 throw CommandFailure("the \(name) service exited \(ready ? "" : "during start-up ")(status \(status)); its log is above. Stopped the others.")
             case .notReady(let message):
+                await gateway.stop()
                 supervisor.stopAll()
                 throw CommandFailure(message)
             }
@@ -154,16 +176,16 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    private func waitUntilReady(_ services: [Service], supervisor: Supervisor) async throws {
+    /// Polls each (name, URL) until it answers 200: the services' `/readyz`, the gateway's `/app/`.
+    private func waitUntilReady(_ checks: [(name: String, url: String)]) async throws {
         let deadline = ContinuousClock.now + .seconds(timeout)
-        var waiting = services
+        var waiting = checks
         while !waiting.isEmpty {
             try Task.checkCancellation()
-            var still: [Service] = []
-            for service in waiting {
-                let url = "http://\(Self.urlHost(host)):\(service.port)/readyz"
-                let ready = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)).status.code) == 200
-                if !ready { still.append(service) }
+            var still: [(name: String, url: String)] = []
+            for check in waiting {
+                let ready = (try? await HTTPClient.shared.execute(HTTPClientRequest(url: check.url), timeout: .seconds(2)).status.code) == 200
+                if !ready { still.append(check) }
             }
             waiting = still
             if waiting.isEmpty { return }
@@ -184,7 +206,10 @@ struct UpCommand: AsyncParsableCommand {
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
               notes     http://\(h):\(notesPort)   (/notes)
               keys      http://\(h):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
+              gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, the rest identity)
               data in \(dataDirectory)/, secrets in \(keysDirectory)/
+
+            Demo web client: http://\(h):\(gatewayPort)/app/
 
             Try it:
               curl -s -c cookies.txt -X POST http://\(h):\(identityPort)/signup -H 'Content-Type: application/json' \\
@@ -197,7 +222,7 @@ struct UpCommand: AsyncParsableCommand {
               curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/refresh
               curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/logout -i
 
-            Ctrl-C stops all three.
+            Ctrl-C stops all three and the gateway.
 
             """)
     }

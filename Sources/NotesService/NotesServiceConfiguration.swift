@@ -6,6 +6,7 @@ import AuthStackService
 /// | variable | default | meaning |
 /// |---|---|---|
 /// | `NOTES_DATABASE_PATH` | `data/notes.sqlite` | SQLite file (WAL mode; created and migrated at start) |
+/// | `NOTES_DATABASE_URL` | none | PostgreSQL shared by replicas (`postgres://user:password@host:port/db`); set, it replaces SQLite |
 /// | `NOTES_ISSUER` | `authstack` | `iss` every access token must carry |
 /// | `NOTES_AUDIENCE` | `notes` | the name `aud` must contain |
 /// | `NOTES_LEEWAY` | `30` | clock-skew leeway for `exp`, `iat`, `nbf`, in seconds (0–300) |
@@ -21,8 +22,10 @@ struct NotesServiceConfiguration: Sendable, Equatable {
     /// character escaped) must always fit, so the limit can never make a valid note unsendable.
     static let minimumBodyLimit = 512 * 1024
 
-    /// SQLite database file.
+    /// SQLite database file, used unless a URL is set.
     var databasePath = "data/notes.sqlite"
+    /// PostgreSQL database shared by replicas; set, it replaces SQLite. An empty `NOTES_DATABASE_URL` counts as unset.
+    var databaseURL: PostgresURL?
     /// What every accepted access token must say about issuer and audience, and the leeway for its times.
     var tokenPolicy = TokenVerificationPolicy(issuer: "authstack", audience: "notes")
     /// Largest accepted request body in bytes.
@@ -39,6 +42,7 @@ struct NotesServiceConfiguration: Sendable, Equatable {
             guard !path.isEmpty else { throw ServiceSettings.InvalidSetting(variable: "NOTES_DATABASE_PATH", reason: "expected a file path") }
             databasePath = path
         }
+        if let url = environment["NOTES_DATABASE_URL"], !url.isEmpty { databaseURL = try PostgresURL(url, variable: "NOTES_DATABASE_URL") }
         tokenPolicy.issuer = try Self.name("NOTES_ISSUER", environment, default: tokenPolicy.issuer)
         tokenPolicy.audience = try Self.name("NOTES_AUDIENCE", environment, default: tokenPolicy.audience)
         if let text = environment["NOTES_LEEWAY"] {

@@ -14,6 +14,7 @@ import Testing
         (.invalidRefreshToken, 401), (.refreshTokenReused, 401), (.invalidToken, 401), (.tokenExpired, 401), (.missingToken, 401),
         (.sessionNotFound, 404), (.noteNotFound, 404), (.payloadTooLarge, 413), (.rotationTooSoon, 409), (.keyringFull, 409),
         (.forbidden, 403), (.unauthorized, 401), (.serviceUnavailable, 503), (.methodNotAllowed, 405), (.requestTimeout, 408),
+        (.badGateway, 502),
     ])
     func eachCodeHasTheStatusOfTheDesign(code: ProblemCode, status: Int) {
         #expect(code.status == status)

@@ -10,6 +10,7 @@ import Testing
     @Test func defaultsMatchTheDesign() throws {
         let configuration = try NotesServiceConfiguration(environment: [:])
         #expect(configuration.databasePath == "data/notes.sqlite")
+        #expect(configuration.databaseURL == nil, "SQLite unless a URL is set")
         #expect(configuration.tokenPolicy.issuer == "authstack")
         #expect(configuration.tokenPolicy.audience == "notes")
         #expect(configuration.tokenPolicy.leeway == 30)
@@ -36,7 +37,7 @@ import Testing
     @Test(arguments: [
         ("NOTES_DATABASE_PATH", ""), ("NOTES_ISSUER", ""), ("NOTES_AUDIENCE", "two words"), ("NOTES_LEEWAY", "-1"), ("NOTES_LEEWAY", "301"),
         ("NOTES_LEEWAY", "soon"), ("NOTES_MAX_BODY_BYTES", "1024"), ("NOTES_MAX_BODY_BYTES", "1MiB"), ("NOTES_KEYS_URL", "ftp://keys"),
-        ("NOTES_KEYS_WAIT", "0"),
+        ("NOTES_KEYS_WAIT", "0"), ("NOTES_DATABASE_URL", "mysql://notes@db/notes"),
     ])
     func invalidValuesNameTheVariable(variable: String, value: String) {
         let error = #expect(throws: ServiceSettings.InvalidSetting.self) { try NotesServiceConfiguration(environment: [variable: value]) }

@@ -31,6 +31,14 @@ struct NotesFixture {
         return copy
     }
 
+    /// The same fixture on a test database of either kind.
+    func on(_ database: TestDatabase) -> NotesFixture {
+        configured {
+            $0.databasePath = database.notesConfiguration.databasePath
+            $0.databaseURL = database.notesConfiguration.databaseURL
+        }
+    }
+
     /// A key whose secret is derived from its kid, so the same kid always has the same secret.
     static func key(_ kid: String, _ status: KeyStatus) -> KeyringKey {
         let seed = kid.utf8.reduce(UInt8(7)) { $0 &* 31 &+ $1 }

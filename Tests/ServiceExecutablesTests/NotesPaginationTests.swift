@@ -76,7 +76,8 @@ import Testing
     @Test func notesOfTheSameMicrosecondAreOrderedByIdAndPagedWithoutGaps() async throws {
         let fixture = NotesFixture()
         let token = fixture.token()
-        // Another writer (a second replica) could store notes with equal times; the id then decides the order.
+        // The API never gives one owner two notes of one time (creates are serialised per owner, across PostgreSQL
+        // replicas too), but rows written by other means can have them; the id then decides the order.
         try await fixture.application().test(.router) { _ in }
         let ids = (0..<9).map { _ in NoteID.generate() }
         let database = try DatabaseQueue(path: fixture.configuration.databasePath)

@@ -1,6 +1,7 @@
 import AuthStackCore
 import AuthStackService
 import Foundation
+import GRDB
 import Logging
 import PostgresNIO
 import Synchronization
@@ -8,6 +9,7 @@ import Testing
 
 @testable import IdentityServer
 @testable import KeyService
+@testable import NotesService
 
 /// One test's database of one kind, a fresh SQLite directory or a fresh PostgreSQL database, on which the test opens
 /// as many stores as it likes (a reopened service, replicas) through the services' own `make…Store` functions.
@@ -21,15 +23,18 @@ final class TestDatabase: Sendable {
     private let pools = Mutex<[PostgresConnectionPool]>([])
     static let logger = Logger(label: "test-storage", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    private init(kind: StoreKind) async throws {
+    private init(kind: StoreKind, postgresOptions: String) async throws {
         self.kind = kind
         directory = NSTemporaryDirectory() + "store-\(UUID().uuidString)"
-        url = kind == .postgres ? try await TestPostgres.shared.freshDatabase() : nil
+        url = kind == .postgres ? try await TestPostgres.shared.freshDatabase(options: postgresOptions) : nil
     }
 
-    /// Runs `body` on a fresh database of `kind`, then closes the stores' pools.
-    static func with<Result>(_ kind: StoreKind, _ body: (TestDatabase) async throws -> Result) async throws -> Result {
-        let database = try await TestDatabase(kind: kind)
+    /// Runs `body` on a fresh database of `kind` (PostgreSQL's created with `postgresOptions`), then closes the stores'
+    /// pools.
+    static func with<Result>(
+        _ kind: StoreKind, postgresOptions: String = "", _ body: (TestDatabase) async throws -> Result
+    ) async throws -> Result {
+        let database = try await TestDatabase(kind: kind, postgresOptions: postgresOptions)
         do {
             let result = try await body(database)
             await database.closeAll()
@@ -70,12 +75,44 @@ final class TestDatabase: Sendable {
         return storage.store
     }
 
+    /// A notes-service configuration that selects this database.
+    var notesConfiguration: NotesServiceConfiguration {
+        var configuration = NotesServiceConfiguration()
+        configuration.databasePath = directory + "/notes.sqlite"
+        configuration.databaseURL = url
+        return configuration
+    }
+
+    /// Opens a note store on this database, as the notes service does.
+    func noteStore() async throws -> any NoteStore {
+        let storage = try await makeNoteStore(configuration: notesConfiguration, logger: Self.logger)
+        adopt(storage.pool)
+        return storage.store
+    }
+
+    /// Runs `sql` (written so that both SQLite and PostgreSQL take it) on the notes database behind the store's back,
+    /// for tests that plant rows or break the schema.
+    func executeOnNotesDatabase(_ sql: String) async throws {
+        switch kind {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: notesConfiguration.databasePath)
+            try await queue.write { try $0.execute(sql: sql) }
+        case .postgres:
+            try await postgresPool().rows(PostgresQuery(unsafeSQL: sql))
+        }
+    }
+
     /// The rows of `table` as text, for tests that look for secrets stored in the clear (PostgreSQL only: SQLite tests
     /// read the file).
     func postgresRowsAsText(_ table: String) async throws -> String {
+        try await postgresPool().rows(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t")).map { try $0.decode(String.self) }.joined()
+    }
+
+    /// A one-connection pool on this PostgreSQL database, closed with the others.
+    func postgresPool() throws -> PostgresConnectionPool {
         let pool = PostgresConnectionPool(url: try #require(url), logger: Self.logger, maximumConnections: 1)
         adopt(pool)
-        return try await pool.rows(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t")).map { try $0.decode(String.self) }.joined()
+        return pool
     }
 
     private func adopt(_ pool: PostgresConnectionPool?) {

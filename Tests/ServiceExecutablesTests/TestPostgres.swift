@@ -39,11 +39,12 @@ actor TestPostgres {
 
     private var server: Task<(PostgresURL, PostgresConnectionPool), any Error>?
 
-    /// A new, empty database on the test server (started on first use).
-    func freshDatabase() async throws -> PostgresURL {
+    /// A new, empty database on the test server (started on first use); `options` go to `CREATE DATABASE` (another
+    /// default collation, say).
+    func freshDatabase(options: String = "") async throws -> PostgresURL {
         let (url, admin) = try await started()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        _ = try await admin.rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        _ = try await admin.rows(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) \(options)"))
         return url.with(database: name)
     }
 

@@ -22,6 +22,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case serviceUnavailable = "service_unavailable"
     /// 500: a fault of ours; the detail never says more than that.
     case internalError = "internal_error"
+    /// 502: a gateway could not reach the service behind it (`authctl up`'s local gateway).
+    case badGateway = "bad_gateway"
 
     // MARK: Bearer tokens (identity and notes)
     /// 401: no bearer token was sent.
@@ -73,6 +75,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .unsupportedMediaType: 415
         case .rateLimited: 429
         case .internalError: 500
+        case .badGateway: 502
         case .serviceUnavailable: 503
         }
     }
@@ -89,6 +92,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .rateLimited: "Too many requests"
         case .serviceUnavailable: "The service is temporarily unavailable"
         case .internalError: "Internal error"
+        case .badGateway: "The service behind the gateway is unreachable"
         case .missingToken: "An access token is required"
         case .invalidToken: "The access token is invalid"
         case .tokenExpired: "The access token has expired"

@@ -43,6 +43,20 @@ public final class PostgresConnectionPool: Service, Sendable {
         await running.value
     }
 
+    /// Opens a pool for `url` and, with `open`, the store on it (opening a store migrates it). When `open` throws, the
+    /// pool is closed before the error goes on, so a start-up that fails leaves no connection behind.
+    public static func open<Store: Sendable>(
+        url: PostgresURL, logger: Logger, store open: (PostgresConnectionPool) async throws -> Store
+    ) async throws -> (store: Store, pool: PostgresConnectionPool) {
+        let pool = PostgresConnectionPool(url: url, logger: logger)
+        do {
+            return (try await open(pool), pool)
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
     /// Runs `body` in one `READ COMMITTED` transaction on one connection: committed when it returns, rolled back when
     /// it throws (its error is rethrown as it is). A deadlock or serialisation failure reruns the whole transaction,
     /// up to three times, so `body` must have no effect outside the database.
@@ -65,6 +79,12 @@ public final class PostgresConnectionPool: Service, Sendable {
                 attempt += 1
             }
         }
+    }
+
+    /// Whether the server answers a query within `timeout` (`/readyz`: the pool would otherwise wait for as long as
+    /// the server is away).
+    public func answers(within timeout: Duration = .seconds(2)) async -> Bool {
+        (try? await Self.withDeadline(timeout) { try await self.rows("SELECT 1").count }) == 1
     }
 
     /// Runs one statement in a transaction of its own and returns its rows.

@@ -19,13 +19,8 @@ struct IdentityStorage: Sendable {
 /// SQLite file at `databasePath`, its directory created if needed.
 func makeIdentityStore(configuration: IdentityConfiguration, logger: Logger) async throws -> IdentityStorage {
     if let url = configuration.databaseURL {
-        let pool = PostgresConnectionPool(url: url, logger: logger)
-        do {
-            return IdentityStorage(store: try await PostgresIdentityStore(pool: pool), pool: pool)
-        } catch {
-            await pool.close()
-            throw error
-        }
+        let (store, pool) = try await PostgresConnectionPool.open(url: url, logger: logger) { try await PostgresIdentityStore(pool: $0) }
+        return IdentityStorage(store: store, pool: pool)
     }
     return IdentityStorage(store: try await SQLiteIdentityStore(path: configuration.databasePath), pool: nil)
 }

@@ -145,7 +145,6 @@ extension PostgresIdentityStore {
     }
 
     func isReachable() async -> Bool {
-        let pool = self.pool
-        return (try? await PostgresConnectionPool.withDeadline(.seconds(2)) { try await pool.rows("SELECT 1").count }) == 1
+        await pool.answers()
     }
 }

@@ -23,13 +23,8 @@ struct KeyStorage: Sendable {
 /// SQLite file at `databasePath`, its directory created if needed.
 func makeKeyStore(configuration: KeyServiceConfiguration, logger: Logger) async throws -> KeyStorage {
     if let url = configuration.databaseURL {
-        let pool = PostgresConnectionPool(url: url, logger: logger)
-        do {
-            return KeyStorage(store: try await PostgresKeyStore(pool: pool), pool: pool)
-        } catch {
-            await pool.close()
-            throw error
-        }
+        let (store, pool) = try await PostgresConnectionPool.open(url: url, logger: logger) { try await PostgresKeyStore(pool: $0) }
+        return KeyStorage(store: store, pool: pool)
     }
     return KeyStorage(store: try await SQLiteKeyStore(path: configuration.databasePath), pool: nil)
 }

@@ -123,6 +123,12 @@ struct NoteDraft: Sendable, Equatable {
         self.title = title
         if case .string(let body) = fields.body { self.body = body } else { self.body = "" }
     }
+
+    /// An explicit draft, already valid.
+    init(title: String, body: String = "") {
+        self.title = title
+        self.body = body
+    }
 }
 
 /// A valid change: `PATCH /notes/{id}` `{title?, body?}`; absent members stay as they are.
