@@ -233,6 +233,26 @@ import Testing
     }
 
     @Test(arguments: StoreKind.tested)
+    func aRefreshRefusedByItsAdmissionLimitConsumesNothing(kind: StoreKind) async throws {
+        let settings = self.settings
+        try await TestDatabase.with(kind) { database in
+            let store = try await database.identityStore()
+            let (_, first) = try await signedUp("limited", in: store)
+            let limit = RefreshAdmission(key: "refresh:ip", limit: 1, window: 60)
+            guard case .issued(let second, _, _, replayed: false) = try await store.refresh(first, admission: limit, now: t0 + 1, settings: settings) else {
+                Issue.record("the first refresh is admitted and rotates")
+                return
+            }
+            #expect(try await store.refresh(second, admission: limit, now: t0 + 2, settings: settings) == .throttled(retryAfter: 59))
+            // A new window admits again, and the refused refresh left `second` unused: it rotates, not replays.
+            guard case .issued(_, _, _, replayed: false) = try await store.refresh(second, admission: limit, now: t0 + 61, settings: settings) else {
+                Issue.record("the refused refresh must not have consumed the token")
+                return
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.tested)
     func aRefundedAttemptNoLongerCountsButRealFailuresKeepTheirWait(kind: StoreKind) async throws {
         let throttle = ThrottleSettings(accountFreeFailures: 2, loginFailuresPerAddress: 3)
         try await TestDatabase.with(kind) { database in

@@ -146,7 +146,6 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
     // MARK: Refresh and logout
 
     func refresh(_ request: Request, _ context: IdentityRequestContext) async throws -> Response {
-        try await admit("refresh:" + clientAddress(request, context), limit: configuration.throttle.refreshesPerAddressPerMinute, window: 60)
         var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes, allowEmpty: true)
         let fromBody = body.optionalString("refresh_token")
         try body.validate()
@@ -155,7 +154,14 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         }
         try requireSigningKey()
         let now = clock()
-        switch try await store.refresh(token, now: now, settings: configuration.refresh) {
+        // The per-address limit is checked by the store before the token is looked at (in the same transaction on
+        // SQLite); a refused refresh consumes nothing. Malformed requests are refused above without touching it.
+        let admission = RefreshAdmission(
+            key: "refresh:" + clientAddress(request, context), limit: configuration.throttle.refreshesPerAddressPerMinute, window: 60)
+        switch try await store.refresh(token, admission: admission, now: now, settings: configuration.refresh) {
+        case .throttled(let retryAfter):
+            metrics.refreshes("throttled")
+            throw ProblemDetails(.rateLimited, detail: "Too many requests from this address; retry later.", retryAfter: retryAfter)
         case .issued(let successor, let session, let user, let replayed):
             if replayed { metrics.refreshes("replayed") } else { metrics.refreshes("rotated") }
             let accessToken = try signAccessToken(user: user, sessionID: session.id, now: now)

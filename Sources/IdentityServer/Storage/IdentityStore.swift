@@ -22,6 +22,16 @@ enum RefreshResult: Sendable, Equatable {
     /// A consumed token was reused: the session is now revoked.
     case reused(sessionID: String)
     case invalid
+    /// The per-address refresh limit refused it before the token was looked at (nothing consumed).
+    case throttled(retryAfter: Int)
+}
+
+/// A fixed-window limit a refresh must pass first, checked by the store (in the refresh's own transaction where that
+/// is cheaper: SQLite has one writer, so one transaction instead of two).
+struct RefreshAdmission: Sendable, Equatable {
+    var key: String
+    var limit: Int
+    var window: Double
 }
 
 /// Everything the identity service keeps. Each method is one atomic transaction; SQLite is the embedded
@@ -37,7 +47,7 @@ protocol IdentityStore: Sendable {
 
     func createSession(_ session: SessionRecord, firstToken: RefreshToken) async throws
     /// Decides and applies one refresh (``RefreshDecision``) in a single transaction.
-    func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult
+    func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult
     /// Revokes the session a refresh token (consumed or not) belongs to; false when there is none live.
     func revokeSession(of token: RefreshToken, now: Date) async throws -> Bool
     /// Revokes one live session of a user; false when the user has no such live session.
@@ -62,4 +72,11 @@ protocol IdentityStore: Sendable {
     func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int
     /// Whether the database answers (for `/readyz`).
     func isReachable() async -> Bool
+}
+
+extension IdentityStore {
+    /// A refresh with no admission limit.
+    func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
+        try await refresh(token, admission: nil, now: now, settings: settings)
+    }
 }

@@ -100,7 +100,12 @@ struct PostgresIdentityStore: IdentityStore {
             """)
     }
 
-    func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
+    /// The admission is its own short transaction here: inside the refresh's, the per-address counter's lock would be
+    /// held for the whole refresh and serialise every refresh from one address (a gateway not listed as trusted).
+    func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
+        if let admission, case .throttled(let retryAfter) = try await admit(admission.key, limit: admission.limit, window: admission.window, now: now) {
+            return .throttled(retryAfter: retryAfter)
+        }
         let hash = ByteBuffer(bytes: token.hash)
         return try await pool.transaction { connection -> RefreshResult in
             let owner = try await connection.rows("SELECT session_id FROM refresh_tokens WHERE token_hash = \(hash)").first

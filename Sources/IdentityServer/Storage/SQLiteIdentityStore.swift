@@ -68,14 +68,14 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func insert(_ user: UserRecord, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [user.id, user.username, Username.key(user.username), user.passwordHash, user.createdAt.timeIntervalSince1970])
     }
 
     func user(usernameKey: String) async throws -> UserRecord? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE username_key = ?", arguments: [usernameKey]).map(Self.user)
+            try Row.fetchOneCached(db, sql: "SELECT * FROM users WHERE username_key = ?", arguments: [usernameKey]).map(Self.user)
         }
     }
 
@@ -84,7 +84,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func user(id: String, _ db: Database) throws -> UserRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(user)
+        try Row.fetchOneCached(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(user)
     }
 
     private static func user(_ row: Row) -> UserRecord {
@@ -94,7 +94,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func replacePasswordHash(userID: String, old: String, new: String) async throws {
         try await database.write { db in
-            try db.execute(sql: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", arguments: [new, userID, old])
+            try db.executeCached(sql: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", arguments: [new, userID, old])
         }
     }
 
@@ -115,7 +115,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func createSession(_ session: SessionRecord, firstToken: RefreshToken) async throws {
         try await database.write { db in
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO sessions (id, user_id, generation, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -128,14 +128,20 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func insertToken(_ token: RefreshToken, sessionID: String, generation: Int, issuedAt: Date, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) VALUES (?, ?, ?, ?)",
             arguments: [Data(token.hash), sessionID, generation, issuedAt.timeIntervalSince1970])
     }
 
-    func refresh(_ token: RefreshToken, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
+    func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
         let hash = Data(token.hash)
         return try await database.write { db -> RefreshResult in
+            if let admission {
+                let (decision, counter) = ThrottlePolicy.admitInWindow(
+                    try Self.counter(admission.key, db), limit: admission.limit, window: admission.window, now: now)
+                if case .throttled(let retryAfter) = decision { return .throttled(retryAfter: retryAfter) }
+                try Self.save(counter, admission.key, db)
+            }
             guard let record = try Self.token(hash: hash, db),
                 let session = try Self.session(id: record.sessionID, db),
                 let user = try Self.user(id: session.userID, db)
@@ -144,7 +150,7 @@ struct SQLiteIdentityStore: IdentityStore {
             case .invalid:
                 return .invalid
             case .reuse:
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'refresh_token_reused' WHERE id = ? AND revoked_at IS NULL",
                     arguments: [now.timeIntervalSince1970, session.id])
                 return .reused(sessionID: session.id)
@@ -154,16 +160,16 @@ struct SQLiteIdentityStore: IdentityStore {
                 else { return .invalid }
                 var used = session
                 used.lastUsedAt = max(now, session.lastUsedAt)
-                try db.execute(sql: "UPDATE sessions SET last_used_at = ? WHERE id = ?", arguments: [used.lastUsedAt.timeIntervalSince1970, session.id])
+                try db.executeCached(sql: "UPDATE sessions SET last_used_at = ? WHERE id = ?", arguments: [used.lastUsedAt.timeIntervalSince1970, session.id])
                 return .issued(successor, session: used, user: user, replayed: true)
             case .rotate:
                 let successor = RefreshToken.generate()
                 let rotated = RefreshDecision.rotated(session, now: now, settings: settings)
                 try Self.insertToken(successor, sessionID: session.id, generation: rotated.generation, issuedAt: now, db)
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE refresh_tokens SET consumed_at = ?, sealed_successor = ? WHERE token_hash = ?",
                     arguments: [now.timeIntervalSince1970, Data(SuccessorSealing.seal(successor, predecessor: token, sessionID: session.id)), hash])
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE sessions SET generation = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
                     arguments: [rotated.generation, rotated.lastUsedAt.timeIntervalSince1970, rotated.idleExpiresAt.timeIntervalSince1970, session.id])
                 return .issued(successor, session: rotated, user: user, replayed: false)
@@ -172,7 +178,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func token(hash: Data, _ db: Database) throws -> RefreshTokenRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]).map { row in
+        try Row.fetchOneCached(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]).map { row in
             RefreshTokenRecord(
                 sessionID: row["session_id"], generation: row["generation"], issuedAt: Date(timeIntervalSince1970: row["issued_at"]),
                 consumedAt: (row["consumed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
@@ -181,7 +187,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func session(id: String, _ db: Database) throws -> SessionRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map(session)
+        try Row.fetchOneCached(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map(session)
     }
 
     private static func session(_ row: Row) -> SessionRecord {
@@ -204,7 +210,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func revokeSession(id: String, userID: String, now: Date) async throws -> Bool {
         try await database.write { db in
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE sessions SET revoked_at = ?, revoke_reason = 'deleted'
                     WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
@@ -215,14 +221,14 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func revoke(sessionID: String, reason: String, now: Date, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
             arguments: [now.timeIntervalSince1970, reason, sessionID])
     }
 
     func revokeAllSessions(userID: String, now: Date) async throws -> Int {
         try await database.write { db in
-            try db.execute(
+            try db.executeCached(
                 sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'logout_all' WHERE user_id = ? AND revoked_at IS NULL",
                 arguments: [now.timeIntervalSince1970, userID])
             return db.changesCount
@@ -231,7 +237,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func liveSessions(userID: String, now: Date) async throws -> [SessionRecord] {
         try await database.read { db in
-            try Row.fetchAll(
+            try Row.fetchAllCached(
                 db,
                 sql: """
                     SELECT * FROM sessions
@@ -271,8 +277,8 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func recordLoginSuccess(accountKey: String, addressKey: String) async throws {
         try await database.write { db in
-            try db.execute(sql: "DELETE FROM throttles WHERE key = ?", arguments: [accountKey])
-            try db.execute(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
+            try db.executeCached(sql: "DELETE FROM throttles WHERE key = ?", arguments: [accountKey])
+            try db.executeCached(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
         }
     }
 
@@ -281,12 +287,12 @@ struct SQLiteIdentityStore: IdentityStore {
             if let account = try Self.counter(accountKey, db) {
                 try Self.save(ThrottlePolicy.refundAccountAttempt(account, settings: settings), accountKey, db)
             }
-            try db.execute(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
+            try db.executeCached(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
         }
     }
 
     private static func counter(_ key: String, _ db: Database) throws -> ThrottleCounter? {
-        try Row.fetchOne(db, sql: "SELECT * FROM throttles WHERE key = ?", arguments: [key]).map { row in
+        try Row.fetchOneCached(db, sql: "SELECT * FROM throttles WHERE key = ?", arguments: [key]).map { row in
             ThrottleCounter(
                 count: row["count"], windowStart: Date(timeIntervalSince1970: row["window_start"]),
                 blockedUntil: (row["blocked_until"] as Double?).map(Date.init(timeIntervalSince1970:)))
@@ -294,7 +300,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func save(_ counter: ThrottleCounter, _ key: String, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO throttles (key, count, window_start, blocked_until) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, blocked_until = excluded.blocked_until
@@ -307,14 +313,14 @@ struct SQLiteIdentityStore: IdentityStore {
     func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int {
         try await database.write { db in
             let before = now.timeIntervalSince1970 - retention
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     DELETE FROM sessions
                     WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR idle_expires_at < ? OR absolute_expires_at < ?
                     """,
                 arguments: [before, before, before])
             var removed = db.changesCount
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM throttles WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
                 arguments: [now.timeIntervalSince1970 - longestWindow, now.timeIntervalSince1970])
             removed += db.changesCount
