@@ -136,11 +136,8 @@ struct SQLiteIdentityStore: IdentityStore {
     func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
         let hash = Data(token.hash)
         return try await database.write { db -> RefreshResult in
-            if let admission {
-                let (decision, counter) = ThrottlePolicy.admitInWindow(
-                    try Self.counter(admission.key, db), limit: admission.limit, window: admission.window, now: now)
-                if case .throttled(let retryAfter) = decision { return .throttled(retryAfter: retryAfter) }
-                try Self.save(counter, admission.key, db)
+            if let admission, case .throttled(let retryAfter) = try Self.admit(admission.key, limit: admission.limit, window: admission.window, now: now, db) {
+                return .throttled(retryAfter: retryAfter)
             }
             guard let record = try Self.token(hash: hash, db),
                 let session = try Self.session(id: record.sessionID, db),
@@ -252,11 +249,14 @@ struct SQLiteIdentityStore: IdentityStore {
     // MARK: Throttling
 
     func admit(_ key: String, limit: Int, window: Double, now: Date) async throws -> Admission {
-        try await database.write { db in
-            let (admission, counter) = ThrottlePolicy.admitInWindow(try Self.counter(key, db), limit: limit, window: window, now: now)
-            if admission == .admitted { try Self.save(counter, key, db) }
-            return admission
-        }
+        try await database.write { db in try Self.admit(key, limit: limit, window: window, now: now, db) }
+    }
+
+    /// A fixed-window admission inside the caller's write transaction.
+    private static func admit(_ key: String, limit: Int, window: Double, now: Date, _ db: Database) throws -> Admission {
+        let (admission, counter) = ThrottlePolicy.admitInWindow(try counter(key, db), limit: limit, window: window, now: now)
+        if admission == .admitted { try save(counter, key, db) }
+        return admission
     }
 
     func admitLogin(accountKey: String, addressKey: String, settings: ThrottleSettings, now: Date) async throws -> Admission {
