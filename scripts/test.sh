@@ -13,7 +13,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
-swift test --skip-build
+
+# The Swift suites take well under a minute. A rare hang has been seen (twice in ~15 full runs, in a PostgreSQL
+# readiness test now disabled: every task suspended, nothing on the event loops, PostgreSQL idle). So the run is
+# bounded: after 10 minutes it is stopped, the tests that had started but not finished are named, and the suites run
+# once more. A failing test is never retried — only a run that stopped answering.
+log=$(mktemp)
+set +e
+timeout --signal=KILL 600 swift test --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -eq 137 ]; then
+    echo "test.sh: the Swift test run hung for 10 minutes and was stopped; tests started but not finished:" >&2
+    grep -oE "Test [A-Za-z0-9_]+\([^)]*\) started" "$log" | sed 's/ started$//' | sort -u > "$log.started" || true
+    grep -oE "Test [A-Za-z0-9_]+\([^)]*\)( with [0-9]+ test cases?)? (passed|failed|skipped)" "$log" \
+        | sed -E 's/( with [0-9]+ test cases?)? (passed|failed|skipped)$//' | sort -u > "$log.ended" || true
+    comm -23 "$log.started" "$log.ended" >&2 || true
+    echo "test.sh: running the Swift suites once more" >&2
+    swift test --skip-build
+elif [ "$status" -ne 0 ]; then
+    exit "$status"
+fi
+rm -f "$log" "$log.started" "$log.ended"
 ./scripts/e2e.sh .build/debug
 python3 scripts/fault-drills.py .build/debug
 ./scripts/browser-test.sh .build/debug
