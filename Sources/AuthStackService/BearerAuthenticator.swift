@@ -64,6 +64,13 @@ public struct BearerAuthenticator<Source: KeyringSource>: Sendable {
         }
     }
 
+    /// The claims of the bearer token in `authorization` when it verifies against the keyring held now — nil for
+    /// anything else, with no keyring refresh: for inline responders, which leave every failure to ``authenticate(_:)``.
+    public func claimsIfValid(authorization: String?) -> AccessTokenClaims? {
+        guard let authorization, let token = Self.bearerToken(in: authorization), let held = keyring.current() else { return nil }
+        return try? verify(token, held).get()
+    }
+
     private func verify(_ token: Substring, _ snapshot: KeyringSnapshot) -> Result<AccessTokenClaims, TokenRejection> {
         var token = token
         let seconds = now()

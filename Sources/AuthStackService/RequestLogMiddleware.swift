@@ -20,23 +20,39 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Assigns the id, runs the chain, logs the outcome.
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestID = request.headers[Self.headerName].flatMap { Self.isWellFormed($0) ? $0 : nil } ?? context.id
+        let requestID = Self.requestID(from: request.headers) ?? context.id
         context.logger[metadataKey: "request_id"] = .string(requestID)
         context.logger[metadataKey: "hb.request.id"] = .string(requestID)
         let start = ContinuousClock.now
         var response = try await next(request, context)
         response.headers[Self.headerName] = requestID
-        let elapsed = ContinuousClock.now - start
-        context.logger.info(
-            "request",
-            metadata: [
-                "method": .string(request.method.rawValue),
-                "route": .string(context.endpointPath ?? "unmatched"),
-                "status": .stringConvertible(response.status.code),
-                "duration_ms": .string(String(format: "%.3f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
-            ]
-        )
+        Self.logAccess(
+            context.logger, requestID: nil, method: request.method, route: context.endpointPath ?? "unmatched", status: response.status,
+            elapsed: ContinuousClock.now - start)
         return response
+    }
+
+    /// The client's `X-Request-ID` when it is well-formed.
+    static func requestID(from fields: HTTPFields) -> String? {
+        fields[headerName].flatMap { isWellFormed($0) ? $0 : nil }
+    }
+
+    /// The access line of one request; `requestID` is added to the metadata when `logger` does not carry it already.
+    static func logAccess(
+        _ logger: Logger, requestID: String?, method: HTTPRequest.Method, route: String, status: HTTPResponse.Status, elapsed: Duration
+    ) {
+        guard logger.logLevel <= .info else { return }
+        var metadata: Logger.Metadata = [
+            "method": .string(method.rawValue),
+            "route": .string(route),
+            "status": .stringConvertible(status.code),
+            "duration_ms": .string(String(format: "%.3f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+        ]
+        if let requestID {
+            metadata["request_id"] = .string(requestID)
+            metadata["hb.request.id"] = .string(requestID)
+        }
+        logger.info("request", metadata: metadata)
     }
 
     static func isWellFormed(_ value: String) -> Bool {

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import ServiceLifecycle
 
 /// The shared `main` of the three services: read settings, bootstrap JSON logging, build the application and run it
@@ -82,18 +84,33 @@ extension ServiceLauncher {
 }
 
 extension ServiceRuntime {
-    /// A Hummingbird application for `router`, listening where `settings` say.
+    /// A Hummingbird application for `router`, listening where `settings` say. With an `inline` responder, the
+    /// requests it accepts are answered on the event loop without reaching the router (``InlineResponder``).
     public func makeApplication<Context: RequestContext>(
         router: ServiceRouter<Context>,
         settings: ServiceSettings,
         serverName: String,
+        inline: (any InlineResponder)? = nil,
         services: [any Service] = []
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
-        Application(
+        let bodyTimeout = TimeAmount.milliseconds(Int64(settings.bodyTimeout * 1000))
+        let idleTimeout = Duration.milliseconds(Int64(settings.idleTimeout * 1000))
+        let server: HTTPServerBuilder
+        if let inline {
+            let context = InlineResponseContext(serverName: serverName, metrics: httpMetrics, logger: logger)
+            server = HTTPServerBuilder { responder in
+                InlineHTTP1Channel(
+                    responder: responder, inline: inline, context: context,
+                    additionalChannelHandlers: { [RequestBodyTimeoutHandler(timeout: bodyTimeout)] }, idleTimeout: idleTimeout)
+            }
+        } else {
+            server = .http1(configuration: .init(
+                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: bodyTimeout)],
+                idleTimeout: TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))))
+        }
+        return Application(
             router: router.router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: .milliseconds(Int64(settings.bodyTimeout * 1000)))],
-                idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
+            server: server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: serverName),
             services: services,
             logger: logger

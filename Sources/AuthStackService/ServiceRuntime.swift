@@ -13,6 +13,9 @@ public struct ServiceRuntime: Sendable {
     public let registry: PrometheusCollectorRegistry
     /// The checks `/readyz` runs.
     public let readiness: ReadinessProbe
+    /// Request counts and latencies by route (`http_requests_total`, `http_request_duration_seconds`), kept by the
+    /// router's middleware and by inline responders alike.
+    public let httpMetrics: HTTPMetrics
 
     /// A runtime for `name`.
     public init(name: String, logger: Logger? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -20,6 +23,7 @@ public struct ServiceRuntime: Sendable {
         self.logger = logger ?? Logger(label: name)
         self.registry = registry
         self.readiness = ReadinessProbe()
+        self.httpMetrics = HTTPMetrics(registry: registry)
     }
 
     /// Makes the process log JSON lines for `service` at `level` and above. Call once, from `main`.
@@ -33,7 +37,7 @@ public struct ServiceRuntime: Sendable {
         let router = ServiceRouter(router: Router(context: Context.self))
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowListMiddleware(origins: corsOrigins)) }
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: HTTPMetricsMiddleware(registry: registry))
+        router.add(middleware: HTTPMetricsMiddleware(metrics: httpMetrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware(table: router.table))
         OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router)

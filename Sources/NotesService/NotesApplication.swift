@@ -31,7 +31,12 @@ func buildNotesApplication<Source: KeyringSource>(
     addNotesRoutes(
         to: router, store: store, authenticator: authenticator, requestBody: JSONRequestBody(maximumBytes: configuration.maximumBodyBytes),
         now: now)
-    return runtime.makeApplication(router: router, settings: settings, serverName: "notes-service", services: storage.services + services)
+    // On SQLite, GET /notes is answered on the event loop (NotesInlineResponder); PostgreSQL reads are asynchronous.
+    let inline = (configuration.inlineReads ? store as? SQLiteNoteStore : nil).map {
+        NotesInlineResponder(authenticator: authenticator, store: $0)
+    }
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "notes-service", inline: inline, services: storage.services + services)
 }
 
 /// The routes over the opened store: `NotesRoutes` is generic over its store, which arrives here as `any NoteStore`.

@@ -14,6 +14,7 @@ import AuthStackService
 /// | `NOTES_KEYS_URL` | `http://127.0.0.1:8083` | the key service |
 /// | `NOTES_KEYS_TOKEN_FILE` | `keys/notes.token` | this service's client token for the key service |
 /// | `NOTES_KEYS_WAIT` | `30` | keyring long-poll, seconds (1–60) |
+/// | `NOTES_INLINE_READS` | `true` | on SQLite, answer `GET /notes` on the event loop (see ``NotesInlineResponder``) |
 ///
 /// `NOTES_HOST`, `NOTES_PORT` and `LOG_LEVEL` are read by ``ServiceSettings``. An invalid value is a
 /// ``ServiceSettings/InvalidSetting`` naming the variable.
@@ -32,6 +33,9 @@ struct NotesServiceConfiguration: Sendable, Equatable {
     var maximumBodyBytes = 1 << 20
     /// How the service follows the key service's keyring.
     var keyring = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:8083", tokenFile: "keys/notes.token")
+    /// On SQLite, `GET /notes` is answered on the event loop without a task (``NotesInlineResponder``); off, the
+    /// router answers it like every other route.
+    var inlineReads = true
 
     /// The defaults.
     init() {}
@@ -59,6 +63,7 @@ struct NotesServiceConfiguration: Sendable, Equatable {
             maximumBodyBytes = bytes
         }
         keyring = try KeyringFollowerConfiguration(prefix: "NOTES", client: "notes", environment: environment)
+        inlineReads = try EnvironmentReader(environment).bool("NOTES_INLINE_READS", default: inlineReads)
     }
 
     private static func name(_ variable: String, _ environment: [String: String], default value: String) throws(ServiceSettings.InvalidSetting)

@@ -92,7 +92,7 @@ struct NotesRoutes<Source: KeyringSource, Store: NoteStore>: Sendable {
 }
 
 /// Response headers, built once (a generic type cannot hold static stored properties).
-private enum NoteHeaders {
+enum NoteHeaders {
     /// Notes are private: no cache may keep them.
     static let noStore: HTTPFields = [.cacheControl: "no-store"]
     static let json: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
