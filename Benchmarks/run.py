@@ -30,7 +30,6 @@ them); the run goes on without it.
 """
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -292,7 +291,7 @@ def compare_get_notes(stack, work, access, selected, duration, connections, warm
     assert status == 200 and len(page["notes"]) == 3 and page["next_cursor"] is None, (status, body)
     keyring_raw = keyring_document(stack, work)
     keyring = json.loads(keyring_raw)
-    subject = json.loads(base64.urlsafe_b64decode(access.split(".")[1] + "=="))["sub"]
+    subject = json.loads(peers.unb64(access.split(".")[1]))["sub"]
     files = {"keyring": f"{work}/peers/keyring.json", "notes": f"{work}/peers/notes.json", "body": body}
     os.makedirs(f"{work}/peers", mode=0o700)
     with open(os.open(files["keyring"], os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:

@@ -178,7 +178,7 @@ def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text):
+def unb64(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -191,8 +191,8 @@ def hostile_tokens(token, keyring):
     the real token, a copy re-signed here must be accepted: that proves the forged variants below differ from a
     valid token only in what each one names."""
     header_segment, payload_segment, signature = token.split(".")
-    header, claims = json.loads(_unb64(header_segment)), json.loads(_unb64(payload_segment))
-    secrets = {key["kid"]: _unb64(key["k"]) for key in keyring["keys"]}
+    header, claims = json.loads(unb64(header_segment)), json.loads(unb64(payload_segment))
+    secrets = {key["kid"]: unb64(key["k"]) for key in keyring["keys"]}
     secret = secrets[header["kid"]]
     now = int(time.time())
 
