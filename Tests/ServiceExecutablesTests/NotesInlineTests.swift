@@ -39,7 +39,9 @@ import Testing
         try await fixture.application().test(.live) { client in
             try await routed.application().test(.live) { router in
                 for index in 0..<7 {
-                    try await HTTP.create(client, token: alice, title: "note \(index)", body: "line \"\(index)\"\n\u{1F600}")
+                    // Every escape the JSON writer knows: quote, backslash, the short forms, \u00XX; and 4-byte UTF-8.
+                    try await HTTP.create(
+                        client, token: alice, title: "note \"\(index)\" \u{E9}", body: "line \(index)\n\r\t\\ \u{1}\u{1F} \u{1F600} </script>")
                     fixture.clock.advance(0.001)
                 }
                 try await HTTP.create(client, token: bob, title: "bob's")
@@ -47,7 +49,8 @@ import Testing
                 let cursor = try #require(first["next_cursor"] as? String)
                 let cases: [(String, String)] = [
                     ("/notes", alice), ("/notes?limit=3", alice), ("/notes?limit=3&cursor=\(cursor)", alice), ("/notes?cursor=", alice),
-                    ("/notes?limit=100&unknown=1", alice), ("/notes", bob), ("/notes", carol),
+                    ("/notes?limit=100&unknown=1", alice), ("/notes?limit=7", alice), ("/notes?limit=6", alice), ("/notes?limit=1", alice),
+                    ("/notes", bob), ("/notes", carol),
                 ]
                 let before = try await inlineCount(client)
                 for (uri, token) in cases {

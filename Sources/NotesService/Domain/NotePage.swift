@@ -16,8 +16,13 @@ struct NoteCursor: Sendable, Equatable {
 
     /// The cursor just after `note`.
     init(after note: Note) {
-        createdAt = note.createdAt
-        id = note.id
+        self.init(createdAt: note.createdAt, id: note.id)
+    }
+
+    /// The cursor just after the note created at `createdAt` with `id`.
+    init(createdAt: Int64, id: String) {
+        self.createdAt = createdAt
+        self.id = id
     }
 
     /// Opaque to clients: base64url of one version byte, `created_at` as 8 bytes big-endian and the 16 random bytes

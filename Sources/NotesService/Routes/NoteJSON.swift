@@ -15,24 +15,63 @@ enum NoteJSON {
 
     /// `{"notes":[…],"next_cursor":"…"|null}`.
     static func page(_ page: NotePage) -> ByteBuffer {
-        let capacity = page.notes.reduce(64) { $0 + estimatedSize(of: $1) }
-        var buffer = ByteBufferAllocator().buffer(capacity: capacity)
-        buffer.writeStaticString(#"{"notes":["#)
-        for (index, note) in page.notes.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            write(note, into: &buffer)
+        var writer = PageWriter(capacity: page.notes.reduce(64) { $0 + estimatedSize(of: $1) })
+        for note in page.notes {
+            var note = note
+            note.id.withUTF8 { id in
+                note.title.withUTF8 { title in
+                    note.body.withUTF8 { body in writer.append(id: id, title: title, body: body, createdAt: note.createdAt, updatedAt: note.updatedAt) }
+                }
+            }
         }
-        buffer.writeStaticString(#"],"next_cursor":"#)
-        if let next = page.next {
-            // Cursors are base64url: nothing to escape.
-            buffer.writeInteger(UInt8(ascii: "\""))
-            buffer.writeString(next.encoded)
-            buffer.writeInteger(UInt8(ascii: "\""))
-        } else {
-            buffer.writeStaticString("null")
+        return writer.finish(next: page.next)
+    }
+
+    /// A page's JSON written note by note from UTF-8 bytes: what ``page(_:)`` writes from a ``NotePage``, and what the
+    /// inline listing writes straight from SQLite's column bytes (``SQLiteNoteStore/pageJSONNow(owner:request:)``), so
+    /// both produce the same bytes.
+    struct PageWriter {
+        private var buffer: ByteBuffer
+        private var count = 0
+
+        init(capacity: Int) {
+            buffer = ByteBufferAllocator().buffer(capacity: capacity)
+            buffer.writeStaticString(#"{"notes":["#)
         }
-        buffer.writeInteger(UInt8(ascii: "}"))
-        return buffer
+
+        /// One note; `id` is written as it is (ids are base64url with a prefix: nothing to escape).
+        mutating func append(
+            id: UnsafeBufferPointer<UInt8>, title: UnsafeBufferPointer<UInt8>, body: UnsafeBufferPointer<UInt8>, createdAt: Int64, updatedAt: Int64
+        ) {
+            if count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            count += 1
+            buffer.writeStaticString(#"{"id":""#)
+            buffer.writeBytes(UnsafeRawBufferPointer(id))
+            buffer.writeStaticString(#"","title":"#)
+            NoteJSON.writeString(utf8: title, into: &buffer)
+            buffer.writeStaticString(#","body":"#)
+            NoteJSON.writeString(utf8: body, into: &buffer)
+            buffer.writeStaticString(#","created_at":"#)
+            writeTimestamp(createdAt, into: &buffer)
+            buffer.writeStaticString(#","updated_at":"#)
+            writeTimestamp(updatedAt, into: &buffer)
+            buffer.writeInteger(UInt8(ascii: "}"))
+        }
+
+        /// Closes the list with `next_cursor`.
+        consuming func finish(next: NoteCursor?) -> ByteBuffer {
+            buffer.writeStaticString(#"],"next_cursor":"#)
+            if let next {
+                // Cursors are base64url: nothing to escape.
+                buffer.writeInteger(UInt8(ascii: "\""))
+                buffer.writeString(next.encoded)
+                buffer.writeInteger(UInt8(ascii: "\""))
+            } else {
+                buffer.writeStaticString("null")
+            }
+            buffer.writeInteger(UInt8(ascii: "}"))
+            return buffer
+        }
     }
 
     /// Unescaped size plus room for a few escapes; the buffer grows if a note needs more.
@@ -68,19 +107,22 @@ enum NoteJSON {
     /// A JSON string (RFC 8259 §7): `"` and `\` escaped, control characters as `\u00XX` (or their short forms), all
     /// other text as its UTF-8 bytes.
     static func writeString(_ string: String, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
         var string = string
-        string.withUTF8 { bytes in
-            var runStart = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < index { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))) }
-                writeEscape(byte, into: &buffer)
-                runStart = index + 1
-            }
-            if runStart < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart...]))) }
+        string.withUTF8 { writeString(utf8: $0, into: &buffer) }
+    }
+
+    /// ``writeString(_:into:)`` for text that is already UTF-8 bytes.
+    static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if runStart < index { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart..<index]))) }
+            writeEscape(byte, into: &buffer)
+            runStart = index + 1
         }
+        if runStart < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart...]))) }
         buffer.writeInteger(UInt8(ascii: "\""))
     }
 

@@ -15,13 +15,24 @@ struct NotesInlineResponder<Source: KeyringSource>: InlineResponder {
 
     func respond(to request: HTTPRequest) -> InlineResponse? {
         guard let target = request.path, let query = Self.query(ofListing: target),
-            let claims = authenticator.claimsIfValid(authorization: request.headerFields[.authorization])
+            let claims = authenticator.claimsIfValid(authorization: Self.onlyAuthorization(in: request.headerFields))
         else { return nil }
         let parameters = URI(target).queryParameters
         guard let page = try? NotePageRequest(limit: query ? parameters["limit"] : nil, cursor: query ? parameters["cursor"] : nil),
-            let notes = try? store.pageNow(owner: claims.subject, request: page)
+            let body = try? store.pageJSONNow(owner: claims.subject, request: page)
         else { return nil }
-        return InlineResponse(route: "/notes", status: .ok, headers: NoteHeaders.json, body: NoteJSON.page(notes))
+        return InlineResponse(route: "/notes", status: .ok, headers: NoteHeaders.json, body: body)
+    }
+
+    /// The value of the request's one `Authorization` field; nil when there is none or more than one (the router answers
+    /// those). Read in place: `headerFields[.authorization]` joins every match into a new string.
+    static func onlyAuthorization(in fields: HTTPFields) -> String? {
+        var found: String?
+        for field in fields where field.name == .authorization {
+            guard found == nil else { return nil }
+            found = field.value
+        }
+        return found
     }
 
     /// For a request target of the listing — `/notes` exactly, with or without a query — whether it has a query;

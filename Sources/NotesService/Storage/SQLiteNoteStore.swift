@@ -1,15 +1,20 @@
 import AuthStackService
 import Foundation
 import GRDB
+import GRDBSQLite
+import NIOCore
 
 /// ``NoteStore`` on SQLite through GRDB: one file owned by this service, WAL mode (GRDB's `DatabasePool`, so reads
 /// run in parallel with the one writer), migrations at start-up, and prepared statements cached per connection.
 struct SQLiteNoteStore: NoteStore {
     private let database: DatabasePool
+    /// The event loops' own read-only connections, for ``pageJSONNow(owner:request:)``.
+    private let threadReads: ThreadReadConnections
 
     /// Opens (creating if needed) the database at `path` and migrates it; running it again changes nothing.
     init(path: String) async throws {
         database = try await SQLiteDatabase.open(path: path, migrator: Self.migrator)
+        threadReads = ThreadReadConnections(path: path)
     }
 
     /// The schema, one migration per step; GRDB records which ran, so start-up applies only new ones.
@@ -80,15 +85,20 @@ struct SQLiteNoteStore: NoteStore {
         try await database.read { db in try Self.page(owner: owner, request: request, db) }
     }
 
-    /// ``page(owner:request:)`` on the calling thread, for the inline `GET /notes` (``NotesInlineResponder``): GRDB
-    /// runs a synchronous read on the caller's thread with one of the pool's reader connections (WAL: never waits for
-    /// the writer), so the event loop answers without a hand-off. One indexed range scan of at most 101 rows.
+    /// The JSON of ``page(owner:request:)`` (what `NoteJSON.page` writes), read on the calling thread, for the
+    /// inline `GET /notes` (``NotesInlineResponder``): through the calling thread's own read-only connection
+    /// (``ThreadReadConnections``), so the event loop answers without a hand-off, a lock or a dispatch queue. One
+    /// indexed range scan of at most 101 rows; SQLite runs the lone `SELECT` in its own read transaction, so it sees
+    /// one consistent snapshot, including every write committed before it began.
     ///
-    /// `unsafeRead` skips the `BEGIN`/`COMMIT` that `read` wraps around its closure (≈ a third of the read's cost here):
-    /// the closure runs exactly one `SELECT`, and SQLite runs a lone statement in its own read transaction, so it sees
-    /// one consistent snapshot all the same.
-    func pageNow(owner: String, request: NotePageRequest) throws -> NotePage {
-        try database.unsafeRead { db in try Self.page(owner: owner, request: request, db) }
+    /// The rows go from SQLite's column bytes straight into the response buffer through `NoteJSON.PageWriter`, the
+    /// writer `NoteJSON.page` uses, with no `Note`, `String` or GRDB row in between. Every text column was written by
+    /// this service from a Swift `String`, so its bytes are valid UTF-8. Not for async code (see
+    /// ``ThreadReadConnections/current()``).
+    func pageJSONNow(owner: String, request: NotePageRequest) throws -> ByteBuffer {
+        let connection = try threadReads.current()
+        let statement = try connection.statement(request.after == nil ? SQL.firstPage : SQL.pageAfter)
+        return try RawPageQuery(statement).json(owner: owner, request: request)
     }
 
     private static func page(owner: String, request: NotePageRequest, _ db: Database) throws -> NotePage {
@@ -134,5 +144,73 @@ extension Note: FetchableRecord {
     /// the values are decoded straight from SQLite without an intermediate copy.
     init(row: Row) {
         self.init(id: row[0], title: row[1], body: row[2], createdAt: row[3], updatedAt: row[4])
+    }
+}
+
+/// One listing query on a prepared statement of ``SQLiteNoteStore/SQL``'s `firstPage` or `pageAfter`, through SQLite's
+/// C API: bind, step, write each row's JSON, reset.
+struct RawPageQuery {
+    /// Why a step failed; the inline responder then leaves the request to the router, which reports it.
+    struct Failure: Error {
+        let code: Int32
+    }
+
+    let statement: OpaquePointer
+
+    init(_ statement: OpaquePointer) { self.statement = statement }
+
+    func json(owner: String, request: NotePageRequest) throws -> ByteBuffer {
+        sqlite3_reset(statement)
+        defer {
+            // Ends the statement's read transaction (a reader left open would hold back WAL checkpoints) and drops the owner.
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        // SQLITE_TRANSIENT: SQLite copies the owner, so the binding outlives `withCString`.
+        let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+        var parameter: Int32 = 1
+        func bind(_ text: String) {
+            _ = text.withCString { sqlite3_bind_text(statement, parameter, $0, -1, transient) }
+            parameter += 1
+        }
+        func bind(_ value: Int64) {
+            sqlite3_bind_int64(statement, parameter, value)
+            parameter += 1
+        }
+        bind(owner)
+        if let after = request.after {
+            bind(after.createdAt)
+            bind(after.createdAt)
+            bind(after.id)
+        }
+        bind(Int64(request.limit + 1))
+
+        // Room for a few short notes; the buffer doubles when a page needs more.
+        var writer = NoteJSON.PageWriter(capacity: 1_024)
+        var written = 0
+        var last: (createdAt: Int64, id: String)?
+        while true {
+            let result = sqlite3_step(statement)
+            if result == SQLITE_DONE { break }
+            guard result == SQLITE_ROW else { throw Failure(code: result) }
+            // The (limit + 1)th row only says that another page follows.
+            guard written < request.limit else {
+                return writer.finish(next: last.map { NoteCursor(createdAt: $0.createdAt, id: $0.id) })
+            }
+            // Columns: id, title, body, created_at, updated_at (SQL.columns).
+            let createdAt = sqlite3_column_int64(statement, 3)
+            let id = text(0)
+            writer.append(id: id, title: text(1), body: text(2), createdAt: createdAt, updatedAt: sqlite3_column_int64(statement, 4))
+            written += 1
+            if written == request.limit { last = (createdAt, String(decoding: id, as: UTF8.self)) }
+        }
+        return writer.finish(next: nil)
+    }
+
+    /// Column `index` as UTF-8 bytes, valid until the next step or reset.
+    private func text(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
+        let count = Int(sqlite3_column_bytes(statement, index))
+        guard let start = sqlite3_column_text(statement, index) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: start, count: count)
     }
 }
