@@ -1,6 +1,7 @@
 import AuthStackService
 import Foundation
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import Synchronization
 import Testing
@@ -17,8 +18,11 @@ struct PostgresConnectionLossTests {
     /// loop is held between closing the connection and removing its handlers, so the statement is always given the
     /// closed connection: it must end, and since nothing was sent, run on a new connection.
     @Test func aStatementGivenAConnectionThatHasJustClosedRunsOnAnotherInsteadOfWaitingForever() async throws {
+        // An event loop of its own: holding one of NIO's shared loops would stall every other test's sockets on it.
+        let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { loop.shutdownGracefully { _ in } }
         try await TestDatabase.with(.postgres) { database in
-            let pool = try database.postgresPool()  // one connection
+            let pool = PostgresConnectionPool(url: try #require(database.url), logger: TestDatabase.logger, maximumConnections: 1, eventLoopGroup: loop)
             let connection = try await pool.transaction { connection in connection }  // idle in the pool again now
             let asked = Flag()
             let closed = Flag()
@@ -38,6 +42,7 @@ struct PostgresConnectionLossTests {
             let answer = try await finished(within: .seconds(20)) { try await pool.rows("SELECT 1").first?.decode(Int.self) ?? 0 }
             #expect(answer == 1, "the statement given the closed connection never finished")
             try await held.get()
+            #expect(try await finished(within: .seconds(20)) { await pool.close() } != nil, "the pool did not close")
         }
     }
 

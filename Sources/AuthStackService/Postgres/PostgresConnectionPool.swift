@@ -27,12 +27,15 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// its 5 s connect timeout.
     static let closeTimeout: Duration = .seconds(10)
 
-    /// Opens a pool for `url` (connections are made on demand, at most `maximumConnections`).
-    public init(url: PostgresURL, logger: Logger, maximumConnections: Int = 20) {
+    /// Opens a pool for `url` (connections are made on demand, at most `maximumConnections`), its connections on
+    /// `eventLoopGroup` (NIO's shared one unless a test needs loops of its own).
+    public init(
+        url: PostgresURL, logger: Logger, maximumConnections: Int = 20, eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
+    ) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
         self.url = url
         self.client = client
         self.logger = logger
