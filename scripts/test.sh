@@ -14,9 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 
-# The Swift suites take well under a minute. A rare hang has been seen (twice in ~15 full runs, in a PostgreSQL
-# readiness test now disabled: every task suspended, nothing on the event loops, PostgreSQL idle). So the run is
-# bounded: after 10 minutes it is stopped, the tests that had started but not finished are named, and the suites run
+# The Swift suites take well under a minute. A rare hang was seen twice in ~15 full runs (a PostgreSQL readiness
+# test: every task suspended, nothing on the event loops, PostgreSQL idle); its cause, a statement written to a
+# connection the server had just closed and never answered, is fixed (docs/decisions.md, PostgreSQL storage), and
+# the tests around it now check liveness with bounded waits. The run stays bounded as a guard against any other
+# hang: after 10 minutes it is stopped, the tests that had started but not finished are named, and the suites run
 # once more. A failing test is never retried — only a run that stopped answering.
 log=$(mktemp)
 set +e

@@ -30,6 +30,21 @@ struct IdentityFixture {
             maximumQueued: configuration.hashQueue)
     }
 
+    /// The same fixture on a test database of either kind.
+    func on(_ database: TestDatabase) -> IdentityFixture {
+        var copy = self
+        copy.configuration.databasePath = database.directory + "/identity.sqlite"
+        copy.configuration.databaseURL = database.url
+        return copy
+    }
+
+    /// An access token as this identity service would sign it now, for any subject (one no signup could produce).
+    func accessToken(subject: String, sessionID: String = "s_test") throws -> String {
+        let signer = AccessTokenSigner(issuer: configuration.issuer, audience: configuration.audiences)
+        let claims = signer.claims(subject: subject, username: "someone", sessionID: sessionID, now: clock.now)
+        return signer.sign(claims, with: try #require(keyring).signingKey)
+    }
+
     static func makeKeyring(at now: Date) throws -> Keyring {
         try Keyring(version: 1, keys: [
             KeyringKey(kid: "k-current", secret: SecretBytes.random(count: 32), status: .current, createdAt: now, activatedAt: now),

@@ -184,6 +184,31 @@ import Testing
         }
     }
 
+    /// Sessions last used at the same time come in the same order on both backends — their ids byte by byte — even
+    /// when PostgreSQL's default collation is not byte order (ICU `en-US` puts `a` before `B` and ignores `-` and `_`).
+    @Test(.enabled(if: !TestPostgres.optedOut, "AUTHSTACK_TEST_POSTGRES=off"))
+    func bothBackendsListSessionsUsedAtTheSameTimeInTheSameOrder() async throws {
+        let ids = ["s_bx", "s_-x", "s_Zx", "s__x", "s_ax", "s_0x", "s_Bx", "s_Ax", "s_a-x", "s_ab"]
+        let t0 = self.t0
+        let frank = user("frank")
+        var listed: [StoreKind: [String]] = [:]
+        for kind in StoreKind.allCases {
+            listed[kind] = try await TestDatabase.with(kind, postgresOptions: PlantedNotes.icuCollation) { database in
+                let store = try await database.identityStore()
+                try await store.createUser(frank)
+                for id in ids {
+                    let session = SessionRecord(
+                        id: id, userID: frank.id, generation: 0, createdAt: t0, lastUsedAt: t0, idleExpiresAt: t0 + 100,
+                        absoluteExpiresAt: t0 + 1_000, userAgent: nil)
+                    try await store.createSession(session, firstToken: RefreshToken.generate())
+                }
+                return try await store.liveSessions(userID: frank.id, now: t0 + 1).map(\.id)
+            }
+        }
+        #expect(listed[.sqlite] == ids.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        #expect(listed[.postgres] == listed[.sqlite])
+    }
+
     // MARK: Throttling
 
     @Test(arguments: StoreKind.tested)

@@ -1,5 +1,6 @@
 import AuthStackCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import KeyService
@@ -108,6 +109,29 @@ enum TestKeys {
             #expect(snapshot.keys.filter { $0.metadata.status == .previous }.count == 10)
             #expect(try await store.version() == 11)
         }
+    }
+
+    /// Keys created at the same time (the first pair) come in the same order on both backends — their kids byte by
+    /// byte — even when PostgreSQL's default collation is not byte order.
+    @Test(.enabled(if: !TestPostgres.optedOut, "AUTHSTACK_TEST_POSTGRES=off"))
+    func bothBackendsListKeysCreatedTogetherInTheSameOrder() async throws {
+        let policy = self.policy
+        var listed: [StoreKind: [String]] = [:]
+        for kind in StoreKind.allCases {
+            listed[kind] = try await TestDatabase.with(kind, postgresOptions: PlantedNotes.icuCollation) { database in
+                let store = try await database.keyStore()
+                let kids = Mutex(["k-a1", "k-B1"])  // the current key's, then the next key's
+                let maker: @Sendable () -> (kid: String, sealedSecret: [UInt8]) = {
+                    let kid = kids.withLock { $0.removeFirst() }
+                    return (kid, TestKeys.sealer.seal(SecretBytes.random(count: 32), kid: kid))
+                }
+                let snapshot = try await store.transact(now: TestKeys.t0, makeKey: maker) { policy.scheduledTransitions(for: $0, now: TestKeys.t0) }
+                #expect(try await store.snapshot() == snapshot)
+                return snapshot.keys.map(\.metadata.kid)
+            }
+        }
+        #expect(listed[.sqlite] == ["k-B1", "k-a1"])
+        #expect(listed[.postgres] == listed[.sqlite])
     }
 
     @Test(arguments: StoreKind.tested)

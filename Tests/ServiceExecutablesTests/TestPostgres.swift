@@ -54,6 +54,30 @@ actor TestPostgres {
         _ = try? await admin.rows(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database.database) WITH (FORCE)"))
     }
 
+    /// Whether the tests started the server themselves (no `AUTHSTACK_TEST_POSTGRES_URL`): its processes are then
+    /// this machine's, and a test may signal them.
+    static var startedHere: Bool { ProcessInfo.processInfo.environment["AUTHSTACK_TEST_POSTGRES_URL"] == nil }
+
+    /// The process ids of the backends serving client connections to `database`, seen from another database.
+    func backends(of database: PostgresURL) async throws -> [Int32] {
+        let (_, admin) = try await started()
+        return try await admin.rows(
+            "SELECT pid FROM pg_stat_activity WHERE datname = \(database.database) AND backend_type = 'client backend'"
+        ).map { try $0.decode(Int32.self) }
+    }
+
+    /// Sends `signal` to each backend of `pids` (SIGSTOP: the server stops answering them without closing anything, as
+    /// a hung server or a network partition would look; SIGCONT: it goes on). Only for a server started here, and
+    /// only to processes that are PostgreSQL's.
+    static func signal(_ signal: Int32, backends pids: [Int32]) throws {
+        guard startedHere else { throw TestPostgresCluster.SetupError(description: "only the test's own PostgreSQL server may be signalled") }
+        for pid in pids {
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+            guard command.hasPrefix("postgres") else { throw TestPostgresCluster.SetupError(description: "\(pid) is not a PostgreSQL process") }
+            guard kill(pid, signal) == 0 else { throw TestPostgresCluster.SetupError(description: "kill(\(pid), \(signal)) failed: errno \(errno)") }
+        }
+    }
+
     private func started() async throws -> (PostgresURL, PostgresConnectionPool) {
         if server == nil {
             server = Task {

@@ -56,7 +56,9 @@ extension AccessTokenVerifier {
         guard let issuer = try string(fields.iss, "iss", in: json) else { throw .missingClaim("iss") }
         guard let audience = try audience(fields.aud, in: json) else { throw .missingClaim("aud") }
         guard let subject = try string(fields.sub, "sub", in: json) else { throw .missingClaim("sub") }
-        guard !subject.isEmpty else { throw .invalidClaim("sub") }
+        // The subject is the key the services look their rows up by: U+0000 cannot be one (PostgreSQL `text` cannot hold
+        // it, and no AuthStack id contains it), so such a token is invalid here, before any database sees it.
+        guard !subject.isEmpty, !subject.utf8.contains(0) else { throw .invalidClaim("sub") }
         guard let issuedAt = try numericDate(fields.iat, "iat") else { throw .missingClaim("iat") }
         guard let expiresAt = try numericDate(fields.exp, "exp") else { throw .missingClaim("exp") }
         return AccessTokenClaims(

@@ -25,7 +25,7 @@ public enum TokenRejection: Error, Equatable, Sendable {
     case malformedPayload
     /// A required claim is missing: `iss`, `aud`, `sub`, `iat` or `exp`.
     case missingClaim(String)
-    /// A claim has the wrong type or an invalid value (non-string `sub`, number beyond ±2^53, …).
+    /// A claim has the wrong type or an invalid value (non-string, empty or U+0000-holding `sub`, number beyond ±2^53, …).
     case invalidClaim(String)
     /// `iss` is not the configured issuer.
     case wrongIssuer

@@ -105,19 +105,38 @@ struct PostgresTimeoutError: Error, CustomStringConvertible {
 }
 
 extension PostgresConnectionPool {
-    /// Runs `operation`, cancelling it and throwing a timeout error when `timeout` passes first: the pool keeps
-    /// retrying an unreachable server for as long as a request waits, and start-up and `/readyz` must not wait forever.
+    /// Runs `operation` and returns its result, or throws ``PostgresTimeoutError`` when `timeout` passes first (or
+    /// `CancellationError` when the caller is cancelled first), cancelling `operation`: the pool keeps retrying an
+    /// unreachable server for as long as a request waits, and start-up, `/readyz` and shutdown must not wait forever.
+    ///
+    /// `operation` runs in a task of its own that is cancelled but not awaited at the deadline. A task group would
+    /// wait for it at its end, and a postgres-nio call that ignores cancellation (a result awaited from a server that
+    /// no longer answers, the client's `run()` waiting for such a call) would then hold the caller as long as it
+    /// holds the operation, the deadline notwithstanding.
     public static func withDeadline<Result: Sendable>(
         _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        try await withThrowingTaskGroup(of: Result.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw PostgresTimeoutError(timeout: timeout)
+        // Whichever ends first — the operation, the timer, or the caller's cancellation — ends the wait: the stream's
+        // first element or error, or `nil` once the waiting task is cancelled.
+        let (outcome, continuation) = AsyncThrowingStream.makeStream(of: Result.self)
+        let work = Task {
+            do {
+                continuation.yield(try await operation())
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
             }
-            defer { group.cancelAll() }
-            return try await group.next()!
         }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            continuation.finish(throwing: PostgresTimeoutError(timeout: timeout))
+        }
+        defer {
+            work.cancel()
+            timer.cancel()
+            continuation.finish()
+        }
+        for try await result in outcome { return result }
+        throw CancellationError()
     }
 }

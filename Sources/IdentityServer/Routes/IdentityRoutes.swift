@@ -73,6 +73,10 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes)
         let username = body.requiredString("username")
         let password = body.requiredString("password")
+        // Login does not re-check the sign-up rules (a name that could never have signed up fails with 401), but
+        // U+0000 is not a name at all: refused like malformed JSON, before the throttle counters (PostgreSQL `text`,
+        // where the account's counter is kept, cannot hold it) and without a hash.
+        if let username, username.utf8.contains(0) { body.reject("username", "must not contain U+0000") }
         try body.validate()
         guard let username, let password else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
         try requireSigningKey()

@@ -215,13 +215,15 @@ struct PostgresIdentityStore: IdentityStore {
         ).count
     }
 
+    /// Sessions used at the same time are ordered by id byte by byte (`COLLATE "C"`), as SQLite orders them, whatever
+    /// the database's default collation (an `en_US` one ignores `-`, `_` and case at first).
     func liveSessions(userID: String, now: Date) async throws -> [SessionRecord] {
         let time = now.timeIntervalSince1970
         return try await pool.rows(
             """
             SELECT \(unescaped: Self.sessionColumns) FROM sessions
             WHERE user_id = \(userID) AND revoked_at IS NULL AND idle_expires_at > \(time) AND absolute_expires_at > \(time)
-            ORDER BY last_used_at DESC, id
+            ORDER BY last_used_at DESC, id COLLATE "C"
             """
         ).map(Self.session)
     }

@@ -74,13 +74,17 @@ struct PostgresKeyStore: KeyStore {
         }
     }
 
-    /// The version (row-locked when `lock`, which serialises writers) and then the keys, oldest first.
+    /// The version (row-locked when `lock`, which serialises writers) and then the keys, oldest first; keys created at
+    /// the same time (the first pair) by kid byte by byte (`COLLATE "C"`), as SQLite orders them.
     private static func read(_ connection: PostgresConnection, lock: Bool) async throws -> KeyStoreSnapshot {
         let versionRows = try await connection.rows(
             lock ? "SELECT version FROM keyring_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM keyring_state WHERE id = 1")
         let version = try versionRows.first?.decode(Int.self) ?? 0
         let rows = try await connection.rows(
-            "SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys ORDER BY created_at, kid")
+            """
+            SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
+            ORDER BY created_at, kid COLLATE "C"
+            """)
         let keys = try rows.map { row -> StoredKey in
             let (kid, statusText, sealed, createdAt, activatedAt, retireAt, revokedAt) = try row.decode(
                 (String, String, ByteBuffer, Double, Double?, Double?, Double?).self)
