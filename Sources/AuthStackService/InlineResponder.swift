@@ -25,8 +25,8 @@ import NIOHTTPTypesHTTP1
 /// that request exactly as it always would, so errors keep one implementation. The work done inline must be short and
 /// bounded: it holds up every other connection of the event loop while it runs.
 public protocol InlineResponder: Sendable {
-    /// The response to `request` (a `GET` without a body, `Origin` or `Connection` header), or nil to let the router
-    /// answer it.
+    /// The response to `request` (a `GET` without a body or `Origin`, see ``InlineResponseHandler/isCandidate(_:)``),
+    /// or nil to let the router answer it.
     func respond(to request: HTTPRequest) -> InlineResponse?
 }
 
@@ -176,21 +176,26 @@ public struct InlineHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     public let responder: HTTPChannelHandler.Responder
     let inline: any InlineResponder
     let context: InlineResponseContext
-    let additionalChannelHandlers: @Sendable () -> [any RemovableChannelHandler]
-    let idleTimeout: Duration?
+    /// The configuration `HTTP1Channel` would get: the same handlers, idle timeout and decoder limits.
+    let configuration: HTTP1Channel.Configuration
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            limits.maxHeaderFieldSize = configuration.httpDecoder.maxHeaderFieldSize
+            limits.maxHeaderListSize = configuration.httpDecoder.maxHeaderListSize
+            limits.maxHeaderFieldCount = configuration.httpDecoder.maxHeaderFieldCount
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                 withPipeliningAssistance: false,  // the router's channel reads one request at a time, as in HTTP1Channel
                 withErrorHandling: false,  // Hummingbird answers parser errors
                 withOutboundHeaderValidation: false,  // HTTPTypes validated the fields already
                 withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: .init()
+                withDecoderLimitConfiguration: limits
             )
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try channel.pipeline.syncOperations.addHandlers(additionalChannelHandlers())
-            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
+            try channel.pipeline.syncOperations.addHandlers(configuration.additionalChannelHandlers())
+            try channel.pipeline.syncOperations.addHandler(
+                HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { Duration($0) }, logger: logger))
             try channel.pipeline.syncOperations.addHandler(InlineResponseHandler(responder: inline, context: context))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
@@ -207,11 +212,10 @@ struct HTTPDate {
     private var text = ""
 
     mutating func now() -> String {
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
-        if clock.tv_sec != second {
-            second = clock.tv_sec
-            text = Self.format(epochSeconds: clock.tv_sec)
+        let now = time(nil)
+        if now != second {
+            second = now
+            text = Self.format(epochSeconds: now)
         }
         return text
     }

@@ -93,20 +93,17 @@ extension ServiceRuntime {
         inline: (any InlineResponder)? = nil,
         services: [any Service] = []
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
-        let bodyTimeout = TimeAmount.milliseconds(Int64(settings.bodyTimeout * 1000))
-        let idleTimeout = Duration.milliseconds(Int64(settings.idleTimeout * 1000))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: .milliseconds(Int64(settings.bodyTimeout * 1000)))],
+            idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))
         let server: HTTPServerBuilder
         if let inline {
             let context = InlineResponseContext(serverName: serverName, metrics: httpMetrics, logger: logger)
             server = HTTPServerBuilder { responder in
-                InlineHTTP1Channel(
-                    responder: responder, inline: inline, context: context,
-                    additionalChannelHandlers: { [RequestBodyTimeoutHandler(timeout: bodyTimeout)] }, idleTimeout: idleTimeout)
+                InlineHTTP1Channel(responder: responder, inline: inline, context: context, configuration: http1)
             }
         } else {
-            server = .http1(configuration: .init(
-                additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: bodyTimeout)],
-                idleTimeout: TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))))
+            server = .http1(configuration: http1)
         }
         return Application(
             router: router.router,

@@ -167,6 +167,20 @@ import Testing
         }
     }
 
+    @Test func theInlinePipelineKeepsHummingbirdsHeaderLimits() async throws {
+        // The same excessive header count HostileInputTests sends to identity (Hummingbird's limit is 1,000 fields;
+        // NIO's own default would take 65,534): refused with a 4xx by the notes service's pipeline too.
+        let fixture = NotesFixture()
+        try await fixture.application().test(.live) { client in
+            let port = try #require(client.port)
+            let request = "GET /notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fixture.token())\r\n"
+                + (0..<2_000).map { "X-\($0): v\r\n" }.joined() + "\r\n"
+            let (text, _) = try await RawConnection.exchange(port: port, [Array(request.utf8)])
+            let status = RawConnection.status(text)
+            #expect(status == nil || (400..<500).contains(status!), "\(text.prefix(80))")
+        }
+    }
+
     @Test func requestIDsAreEchoedWhenWellFormedAndGeneratedOtherwise() async throws {
         let fixture = NotesFixture()
         let token = fixture.token()
