@@ -1,5 +1,9 @@
 // swift-tools-version:6.1
 // AuthStack: a self-hosted JWT authentication stack (identity, notes, key service, authctl).
+//
+// The targets are the architecture (README "Architecture"): a library with no I/O (AuthStackCore), storage and HTTP
+// support that every service shares (AuthStackStorage, AuthStackHTTP), one library per service with a thin
+// executable beside it, and the admin CLI. Tests mirror the libraries one to one.
 
 import PackageDescription
 
@@ -8,6 +12,15 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdTesting: Target.Dependency = .product(name: "HummingbirdTesting", package: "hummingbird")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+/// GRDB's SQLite module, which every importer of GRDB needs visible.
+let grdbSQLite: Target.Dependency = .product(name: "GRDBSQLite", package: "GRDB.swift")
+let postgres: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
+let httpClient: Target.Dependency = .product(name: "AsyncHTTPClient", package: "async-http-client")
+let lifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "authstack",
@@ -33,102 +46,94 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
-        // PostgreSQL storage for scaled deployments (DESIGN.md §7), selected by a `postgres://` database URL.
+        // PostgreSQL storage for scaled deployments (docs/design.md §7), selected by a `postgres://` database URL.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // Test-only oracle: tokens must round-trip with an independent JOSE implementation.
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
-        // MARK: Shared library (no HTTP server): tokens, keyring model, problem details, password hashing.
-        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
+        // MARK: Shared libraries, bottom up.
+        // No I/O: tokens, keyring model, problem details, strict JSON, configuration values.
         .target(
             name: "AuthStackCore",
             dependencies: [
-                "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        // MARK: Thin service support: middleware, health and metrics endpoints, configuration.
+        // SQLite (GRDB) and PostgreSQL (postgres-nio) infrastructure, migrations, the database selection.
         .target(
-            name: "AuthStackService",
+            name: "AuthStackStorage",
+            dependencies: ["AuthStackCore", grdb, grdbSQLite, postgres, lifecycle, .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // What every HTTP service shares: router assembly, middleware, problem responses, bearer authentication, the
+        // inline responder, the launcher, operational routes, the keyring follower.
+        .target(
+            name: "AuthStackHTTP",
             dependencies: [
                 "AuthStackCore",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                hummingbird, httpClient, lifecycle,
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                // The pool, URL and migrations that both PostgreSQL stores share.
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),
-        // MARK: The four programs.
+        // MARK: One library per service, and its thin executable.
+        .systemLibrary(name: "CCrypt", path: "Sources/CCrypt"),
         .target(
             name: "IdentityServer",
             dependencies: [
-                "AuthStackCore", "AuthStackService",
+                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP", "CCrypt",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                hummingbird, grdb, postgres,
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "IdentityService",
-            dependencies: ["AuthStackService", "IdentityServer"],
-            swiftSettings: swiftSettings
-        ),
-        .executableTarget(
-            name: "NotesService",
+        .executableTarget(name: "IdentityService", dependencies: ["AuthStackHTTP", "IdentityServer"], swiftSettings: swiftSettings),
+        .target(
+            name: "NotesServer",
             dependencies: [
-                "AuthStackCore", "AuthStackService",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP",
+                hummingbird, grdb, postgres, lifecycle,
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for the inline listing that writes JSON straight from column bytes.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "KeyService",
+        .executableTarget(name: "NotesService", dependencies: ["AuthStackHTTP", "NotesServer"], swiftSettings: swiftSettings),
+        .target(
+            name: "KeyServer",
             dependencies: [
-                "AuthStackCore", "AuthStackService",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                hummingbird, grdb, postgres,
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(name: "KeyService", dependencies: ["AuthStackHTTP", "KeyServer"], swiftSettings: swiftSettings),
+        // MARK: The admin CLI.
         .executableTarget(
             name: "AuthCtl",
             dependencies: [
-                "AuthStackCore", "AuthStackService", "IdentityServer",
+                "AuthStackCore", "AuthStackHTTP", "IdentityServer", "KeyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                // The local gateway of `authctl up` (static web client + reverse proxy).
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                httpClient, hummingbird, lifecycle,
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -142,31 +147,68 @@ let package = Package(
             path: "Benchmarks/TokenBench",
             swiftSettings: swiftSettings
         ),
-        // MARK: Tests mirror the targets.
-        .testTarget(
-            name: "AuthStackCoreTests",
-            dependencies: ["AuthStackCore", .product(name: "JWTKit", package: "jwt-kit")],
+        // MARK: Tests mirror the libraries; AuthStackTestSupport is what several of them share.
+        .target(
+            name: "AuthStackTestSupport",
+            dependencies: [
+                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP", "KeyServer",
+                postgres, grdb, grdbSQLite, lifecycle, hummingbird, hummingbirdTesting, httpClient,
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            path: "Tests/AuthStackTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "AuthStackServiceTests",
+            name: "AuthStackCoreTests",
+            dependencies: ["AuthStackCore", "AuthStackTestSupport", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthStackStorageTests",
+            dependencies: ["AuthStackStorage", "AuthStackTestSupport", postgres, grdb],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthStackHTTPTests",
+            dependencies: ["AuthStackHTTP", hummingbird, hummingbirdTesting],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IdentityServerTests",
             dependencies: [
-                "AuthStackService",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "IdentityServer", "KeyServer", "AuthStackTestSupport",
+                hummingbird, hummingbirdTesting, httpClient, grdb, postgres,
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "ServiceExecutablesTests",
+            name: "NotesServerTests",
+            dependencies: ["NotesServer", "AuthStackTestSupport", hummingbird, hummingbirdTesting, grdb, postgres],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KeyServerTests",
             dependencies: [
-                "AuthStackService", "IdentityServer", "NotesService", "KeyService", "AuthCtl",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // IdentityServer: its migrations run beside the key service's on one shared database.
+                "KeyServer", "IdentityServer", "AuthStackTestSupport",
+                hummingbird, hummingbirdTesting, httpClient, grdb, postgres,
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthCtlTests",
+            dependencies: [
+                "AuthCtl", "IdentityServer", "KeyServer", "AuthStackTestSupport",
+                hummingbird, hummingbirdTesting, httpClient, grdb,
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

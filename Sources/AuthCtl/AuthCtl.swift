@@ -1,7 +1,9 @@
+import KeyServer
 import ArgumentParser
 import AuthStackCore
 import Foundation
-import AuthStackService
+import AuthStackHTTP
+import AuthStackStorage
 import IdentityServer
 
 /// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
@@ -124,16 +126,16 @@ struct ImportUsersCommand: AsyncParsableCommand {
         }
         do {
             var configuration = IdentityConfiguration()
-            configuration.databasePath = database
+            configuration.database.path = database
             if !databaseURL.isEmpty {
                 do {
-                    configuration.databaseURL = try PostgresURL(databaseURL, variable: "--database-url")
+                    configuration.database.url = try PostgresURL(databaseURL, variable: "--database-url")
                 } catch {
                     throw ValidationError("\(error)")
                 }
             }
             let report = try await LegacyUserImport.run(json: json, configuration: configuration)
-            print("imported \(report.imported) user(s) into \(configuration.databaseURL.map { "\($0)" } ?? database)")
+            print("imported \(report.imported) user(s) into \(configuration.database.url.map { "\($0)" } ?? database)")
             if !report.skipped.isEmpty {
                 print("skipped \(report.skipped.count) already present: \(report.skipped.joined(separator: ", "))")
             }

@@ -1,5 +1,5 @@
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird

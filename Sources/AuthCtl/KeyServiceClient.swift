@@ -1,3 +1,4 @@
+import KeyServer
 import ArgumentParser
 import AsyncHTTPClient
 import AuthStackCore

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,6 @@
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -27,7 +28,7 @@ func buildIdentityApplication<Source: KeyringSource>(
     passwords: PasswordHashingPool? = nil,
     clock: @escaping @Sendable () -> Date = { Date() }
 ) async throws -> some ApplicationProtocol {
-    let storage = try await makeIdentityStore(configuration: configuration, logger: runtime.logger)
+    let storage = try await configuration.openStore(logger: runtime.logger)
     let store = storage.store
     let passwords = try passwords ?? PasswordHashingPool(
         hasher: try PasswordHasher(parameters: configuration.scrypt),

@@ -1,14 +1,13 @@
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 
 /// The identity service's settings, from `IDENTITY_*` environment variables (README "Configuration").
 public struct IdentityConfiguration: Sendable, Equatable {
-    /// `IDENTITY_DATABASE_PATH`: SQLite file (default `data/identity.sqlite`), used unless a URL is set.
-    public var databasePath = "data/identity.sqlite"
-    /// `IDENTITY_DATABASE_URL`: PostgreSQL shared by replicas, `postgres://user:password@host:port/db`; set, it
-    /// replaces SQLite. An empty value counts as unset.
-    public var databaseURL: PostgresURL?
+    /// `IDENTITY_DATABASE_PATH` (SQLite, default `data/identity.sqlite`) and `IDENTITY_DATABASE_URL` (PostgreSQL
+    /// shared by replicas; set, it replaces SQLite).
+    public var database = DatabaseSettings(path: "data/identity.sqlite")
     /// `IDENTITY_ISSUER` (default `authstack`).
     public var issuer = "authstack"
     /// `IDENTITY_AUDIENCES`: comma-separated `aud` of issued tokens (default `identity,notes`).
@@ -40,47 +39,51 @@ public struct IdentityConfiguration: Sendable, Equatable {
     /// The keyring follower (`IDENTITY_KEYS_URL`, `IDENTITY_KEYS_TOKEN_FILE`, `IDENTITY_KEYS_WAIT`).
     public var keys: KeyringFollowerConfiguration
 
+    /// The longest session lifetime a setting may ask for: a year.
+    static let longestLifetime: Double = 366 * 86_400
+
+    /// The defaults.
     public init() {
         keys = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:8083", tokenFile: "keys/identity.token")
     }
 
-    public init(environment: [String: String]) throws(ServiceSettings.InvalidSetting) {
+    /// Reads the `IDENTITY_*` variables from `environment` (the bounds are in docs/design.md, "Configuration").
+    public init(environment: [String: String]) throws(InvalidSetting) {
         self.init()
-        let reader = EnvironmentReader(environment)
-        databasePath = environment["IDENTITY_DATABASE_PATH"] ?? databasePath
-        if let url = environment["IDENTITY_DATABASE_URL"], !url.isEmpty { databaseURL = try PostgresURL(url, variable: "IDENTITY_DATABASE_URL") }
-        issuer = try reader.nonEmpty("IDENTITY_ISSUER", default: issuer)
+        let reader = ConfigurationReader(environment)
+        database = try DatabaseSettings(prefix: "IDENTITY", defaultPath: database.path, reader: reader)
+        issuer = try reader.name("IDENTITY_ISSUER", default: issuer)
         audiences = try reader.list("IDENTITY_AUDIENCES", default: audiences)
-        audience = try reader.nonEmpty("IDENTITY_AUDIENCE", default: audience)
-        accessTokenLifetime = try reader.seconds("IDENTITY_ACCESS_TTL", default: accessTokenLifetime)
-        leeway = try reader.seconds("IDENTITY_LEEWAY", default: leeway, allowZero: true)
-        refresh.idleLifetime = try reader.seconds("IDENTITY_REFRESH_IDLE", default: refresh.idleLifetime)
-        refresh.absoluteLifetime = try reader.seconds("IDENTITY_REFRESH_ABSOLUTE", default: refresh.absoluteLifetime)
-        refresh.graceWindow = try reader.seconds("IDENTITY_REFRESH_GRACE", default: refresh.graceWindow, allowZero: true)
+        audience = try reader.name("IDENTITY_AUDIENCE", default: audience)
+        accessTokenLifetime = try reader.seconds("IDENTITY_ACCESS_TTL", default: accessTokenLifetime, in: 1...86_400)
+        leeway = try reader.seconds("IDENTITY_LEEWAY", default: leeway, in: TokenVerificationPolicy.leewayRange)
+        refresh.idleLifetime = try reader.seconds("IDENTITY_REFRESH_IDLE", default: refresh.idleLifetime, in: 1...Self.longestLifetime)
+        refresh.absoluteLifetime = try reader.seconds("IDENTITY_REFRESH_ABSOLUTE", default: refresh.absoluteLifetime, in: 1...Self.longestLifetime)
+        refresh.graceWindow = try reader.seconds("IDENTITY_REFRESH_GRACE", default: refresh.graceWindow, in: 0...300)
         cookieSecure = try reader.bool("IDENTITY_COOKIE_SECURE", default: cookieSecure)
         scrypt = ScryptParameters(
             logN: UInt8(try reader.integer("IDENTITY_SCRYPT_LOG_N", default: Int(scrypt.logN), in: 1...20)),
             blockSize: try reader.integer("IDENTITY_SCRYPT_R", default: scrypt.blockSize, in: 1...64),
             parallelism: try reader.integer("IDENTITY_SCRYPT_P", default: scrypt.parallelism, in: 1...64))
         guard scrypt.isAcceptable else {
-            throw ServiceSettings.InvalidSetting(variable: "IDENTITY_SCRYPT_LOG_N", reason: "scrypt would need more than 512 MiB per hash")
+            throw InvalidSetting(variable: "IDENTITY_SCRYPT_LOG_N", reason: "scrypt would need more than 512 MiB per hash")
         }
         hashConcurrency = try reader.integer("IDENTITY_HASH_CONCURRENCY", default: hashConcurrency, in: 1...256)
         hashQueue = try reader.integer("IDENTITY_HASH_QUEUE", default: 4 * hashConcurrency, in: 0...100_000)
         throttle.accountFreeFailures = try reader.integer("IDENTITY_LOGIN_FREE_FAILURES", default: throttle.accountFreeFailures, in: 1...1_000)
-        throttle.accountMaximumDelay = try reader.seconds("IDENTITY_LOGIN_MAX_DELAY", default: throttle.accountMaximumDelay)
+        throttle.accountMaximumDelay = try reader.seconds("IDENTITY_LOGIN_MAX_DELAY", default: throttle.accountMaximumDelay, in: 1...86_400)
         throttle.loginFailuresPerAddress = try reader.integer(
             "IDENTITY_LOGIN_FAILURES_PER_IP", default: throttle.loginFailuresPerAddress, in: 1...10_000_000)
-        throttle.loginAddressWindow = try reader.seconds("IDENTITY_LOGIN_IP_WINDOW", default: throttle.loginAddressWindow)
+        throttle.loginAddressWindow = try reader.seconds("IDENTITY_LOGIN_IP_WINDOW", default: throttle.loginAddressWindow, in: 1...86_400)
         throttle.signupsPerAddressPerMinute = try reader.integer(
             "IDENTITY_SIGNUPS_PER_IP_PER_MINUTE", default: throttle.signupsPerAddressPerMinute, in: 1...10_000_000)
         throttle.refreshesPerAddressPerMinute = try reader.integer(
             "IDENTITY_REFRESHES_PER_IP_PER_MINUTE", default: throttle.refreshesPerAddressPerMinute, in: 1...10_000_000)
         trustedProxies = try reader.list("IDENTITY_TRUSTED_PROXIES", default: [])
         for proxy in trustedProxies where AddressBlock(proxy) == nil {
-            throw ServiceSettings.InvalidSetting(variable: "IDENTITY_TRUSTED_PROXIES", reason: "\(proxy) is not an IP address or CIDR block")
+            throw InvalidSetting(variable: "IDENTITY_TRUSTED_PROXIES", reason: "\(proxy) is not an IP address or CIDR block")
         }
         maximumBodyBytes = try reader.integer("IDENTITY_MAX_BODY_BYTES", default: maximumBodyBytes, in: 1_024...(16 << 20))
-        keys = try KeyringFollowerConfiguration(prefix: "IDENTITY", client: "identity", environment: environment)
+        keys = try KeyringFollowerConfiguration(prefix: "IDENTITY", client: "identity", reader: reader)
     }
 }

@@ -1,5 +1,6 @@
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import Logging
 
@@ -26,15 +27,15 @@ public enum LegacyUserImport {
     /// `databasePath` (created and migrated if needed).
     public static func run(json: Data, databasePath: String, now: Date = Date()) async throws -> Report {
         var configuration = IdentityConfiguration()
-        configuration.databasePath = databasePath
+        configuration.database.path = databasePath
         return try await run(json: json, configuration: configuration, now: now)
     }
 
     /// Validates every entry of `json`, then imports them in one transaction into the store `configuration` selects:
-    /// PostgreSQL when it has a `databaseURL`, else its SQLite file.
+    /// PostgreSQL when its database has a URL, else its SQLite file.
     public static func run(json: Data, configuration: IdentityConfiguration, now: Date = Date()) async throws -> Report {
         let users = try parse(json, now: now)
-        let storage = try await makeIdentityStore(configuration: configuration, logger: Logger(label: "authctl"))
+        let storage = try await configuration.openStore(logger: Logger(label: "authctl"))
         do {
             let (imported, skipped) = try await storage.store.importUsers(users)
             await storage.pool?.close()

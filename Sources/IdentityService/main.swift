@@ -1,8 +1,8 @@
-import AuthStackService
+import AuthStackHTTP
 import Foundation
 import IdentityServer
 
-// identity-service: configured by IDENTITY_* variables and LOG_LEVEL; see the README's configuration table.
+// identity-service: configured by IDENTITY_* variables and LOG_LEVEL (docs/design.md, "Configuration").
 try await ServiceLauncher.run(executable: "identity-service", name: "identity", prefix: "IDENTITY", defaultPort: 8081) { settings, runtime in
     let configuration = try IdentityConfiguration(environment: ProcessInfo.processInfo.environment)
     return try await buildIdentityApplication(settings: settings, configuration: configuration, runtime: runtime)

@@ -1,3 +1,4 @@
+import AuthStackTestSupport
 import AuthStackCore
 import Foundation
 import Testing

@@ -4,6 +4,9 @@ public struct TokenVerificationPolicy: Sendable, Equatable {
     public static let defaultMaximumLength = 8192
     /// Default clock-skew leeway: 30 s (a 1 s tolerance proved too strict at PostgREST and Supabase).
     public static let defaultLeeway: Double = 30
+    /// The leeway a setting may choose: 0 to 5 minutes. More would keep expired tokens alive for longer than a clock
+    /// that far off deserves.
+    public static let leewayRange: ClosedRange<Double> = 0...300
 
     /// `iss` must equal this.
     public var issuer: String

@@ -1,3 +1,4 @@
+import AuthStackCore
 import Foundation
 
 /// Lifetimes of a session's refresh tokens (DESIGN.md §2, §3).

@@ -1,3 +1,4 @@
+import AuthStackCore
 import Foundation
 
 /// Abuse limits of DESIGN.md §6. All counters live in the database so that every replica sees them.

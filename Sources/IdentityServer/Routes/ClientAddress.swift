@@ -1,3 +1,4 @@
+import AuthStackCore
 import Foundation
 import Hummingbird
 import NIOCore

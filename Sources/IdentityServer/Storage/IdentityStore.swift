@@ -1,3 +1,5 @@
+import AuthStackStorage
+import AuthStackCore
 import Foundation
 
 /// A user as stored.

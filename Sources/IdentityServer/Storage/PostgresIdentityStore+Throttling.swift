@@ -1,4 +1,6 @@
-import AuthStackService
+import AuthStackStorage
+import AuthStackCore
+import AuthStackHTTP
 import Foundation
 import PostgresNIO
 

@@ -1,5 +1,6 @@
 import AuthStackCore
-import AuthStackService
+import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import GRDB
 

@@ -1,0 +1,56 @@
+import AuthStackCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// Settings every service reads from its environment: where to listen and how much to log.
+///
+/// Variables are prefixed with the service name (`IDENTITY_PORT`, `NOTES_HOST`, …) so that one shell or one compose
+/// `.env` can configure the whole stack; `LOG_LEVEL` is shared. Invalid values are a clear start-up error.
+public struct ServiceSettings: Sendable, Equatable {
+    /// Listen address (default `127.0.0.1`; compose sets `0.0.0.0`).
+    public var host: String
+    /// Listen port.
+    public var port: Int
+    /// Lowest log level written.
+    public var logLevel: Logger.Level
+    /// Seconds a connection may sit without a request in progress — before its first request (slow or silent
+    /// clients, slowloris) and between keep-alive requests — before the server closes it (`<PREFIX>_IDLE_TIMEOUT`,
+    /// default 75: longer than nginx's 60 s upstream keep-alive, so the gateway never reuses a connection the
+    /// service is closing). A request being processed (a 60 s long-poll included) is never cut.
+    public var idleTimeout: Double = 75
+    /// Seconds from a request's head to the end of its body (`<PREFIX>_BODY_TIMEOUT`, default 30); a slower body gets
+    /// 408 `request_timeout` and the connection is closed. Bodies are small here (64 KiB identity, 1 MiB notes), so 30 s
+    /// is generous for any real client and short for a slow-body attack.
+    public var bodyTimeout: Double = 30
+    /// Exact browser origins allowed to call the public APIs cross-origin with credentials (`<PREFIX>_CORS_ORIGINS`,
+    /// comma-separated, default none: same-origin only). Used by identity and notes; the key service has no CORS.
+    public var corsOrigins: [String] = []
+
+    /// Explicit settings.
+    public init(host: String, port: Int, logLevel: Logger.Level = .info) {
+        self.host = host
+        self.port = port
+        self.logLevel = logLevel
+    }
+
+    /// Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_IDLE_TIMEOUT`, `<PREFIX>_BODY_TIMEOUT`, `<PREFIX>_CORS_ORIGINS`
+    /// and `LOG_LEVEL` from `environment`.
+    public init(prefix: String, defaultPort: Int, environment: [String: String]) throws(InvalidSetting) {
+        let reader = ConfigurationReader(environment)
+        host = try reader.text("\(prefix)_HOST", default: "127.0.0.1")
+        port = try reader.integer("\(prefix)_PORT", default: defaultPort, in: 0...65535)
+        idleTimeout = try reader.seconds("\(prefix)_IDLE_TIMEOUT", default: idleTimeout, in: 1...3_600)
+        bodyTimeout = try reader.seconds("\(prefix)_BODY_TIMEOUT", default: bodyTimeout, in: 1...3_600)
+        let origins = try reader.list("\(prefix)_CORS_ORIGINS", default: [])
+        for origin in origins where !CORSAllowListMiddleware<BasicRequestContext>.isOrigin(origin) {
+            throw InvalidSetting(variable: "\(prefix)_CORS_ORIGINS", reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)")
+        }
+        corsOrigins = origins
+        let level = try reader.text("LOG_LEVEL", default: "info")
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")
+        }
+        self.logLevel = logLevel
+    }
+}

@@ -1,0 +1,54 @@
+import AuthStackStorage
+import AuthStackCore
+import Logging
+import ServiceLifecycle
+
+/// Where a service keeps its data, read the same way by every service (docs/design.md §7): the SQLite file at
+/// `<PREFIX>_DATABASE_PATH` by default, PostgreSQL at `<PREFIX>_DATABASE_URL` when that is set (shared by replicas).
+public struct DatabaseSettings: Sendable, Equatable {
+    /// The SQLite file, used unless ``url`` is set.
+    public var path: String
+    /// The PostgreSQL database; set, it replaces the SQLite file.
+    public var url: PostgresURL?
+
+    /// Explicit settings.
+    public init(path: String, url: PostgresURL? = nil) {
+        self.path = path
+        self.url = url
+    }
+
+    /// Reads `<PREFIX>_DATABASE_PATH` (non-empty, default `defaultPath`) and `<PREFIX>_DATABASE_URL` (an empty value
+    /// counts as unset, for compose `.env` files).
+    public init(prefix: String, defaultPath: String, reader: ConfigurationReader) throws(InvalidSetting) {
+        path = try reader.path("\(prefix)_DATABASE_PATH", default: defaultPath)
+        url = try reader.optional("\(prefix)_DATABASE_URL").map { text throws(InvalidSetting) in
+            try PostgresURL(text, variable: "\(prefix)_DATABASE_URL")
+        }
+    }
+
+    /// Opens (creating and migrating) the store these settings select: `postgres` on a new pool when a URL is set,
+    /// else `sqlite` on the file, its directory created if needed.
+    public func open<Store: Sendable>(
+        logger: Logger,
+        sqlite: (String) async throws -> Store,
+        postgres: (PostgresConnectionPool) async throws -> Store
+    ) async throws -> OpenedStore<Store> {
+        if let url {
+            let (store, pool) = try await PostgresConnectionPool.open(url: url, logger: logger, store: postgres)
+            return OpenedStore(store: store, pool: pool)
+        }
+        return OpenedStore(store: try await sqlite(path), pool: nil)
+    }
+}
+
+/// A service's opened store and what running it needs.
+public struct OpenedStore<Store: Sendable>: Sendable {
+    /// The store the service works on.
+    public let store: Store
+    /// The PostgreSQL pool, if any: a service to run ahead of the HTTP server, so that it closes after the server
+    /// drained.
+    public let pool: PostgresConnectionPool?
+
+    /// Services to run beside the HTTP server.
+    public var services: [any Service] { pool.map { [$0] } ?? [] }
+}

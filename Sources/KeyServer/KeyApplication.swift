@@ -1,0 +1,31 @@
+import AuthStackCore
+import AuthStackHTTP
+import AuthStackStorage
+import Foundation
+import Hummingbird
+
+/// Builds the key-service application: opens the database (migrating it), decrypts the keys with the master key
+/// (a wrong one stops start-up with a clear error), and serves the internal API of DESIGN.md §5 plus the operational
+/// endpoints; a scheduler service rotates keys on time.
+public func buildKeyApplication(
+    settings: ServiceSettings,
+    configuration: KeyServiceConfiguration,
+    runtime: ServiceRuntime,
+    clock: @escaping @Sendable () -> Date = { Date() }
+) async throws -> some ApplicationProtocol {
+    let secrets = SecretsDirectory(path: configuration.secretsDirectory)
+    let sealer = try KeySealer(masterKeyFile: try secrets.read("master.key"))
+    let clients = try ClientRegistry(secrets: secrets)
+    let storage = try await configuration.openStore(logger: runtime.logger)
+    let store = storage.store
+    let manager = try await KeyManager.start(
+        store: store, sealer: sealer, policy: KeyLifecyclePolicy(configuration: configuration.lifecycle), clock: clock)
+    runtime.readiness.add("database") { (try? await store.version()) != nil }
+    let router = runtime.makeRouter(context: BasicRequestContext.self)
+    KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
+    let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
+    let reporter = KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)
+    return runtime.makeApplication(
+        router: router, settings: settings, serverName: "key-service",
+        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter])
+}

@@ -1,0 +1,33 @@
+import AuthStackCore
+import AuthStackHTTP
+import AuthStackStorage
+
+/// The key service's settings beyond host and port, from `KEYS_*` environment variables (README configuration table).
+public struct KeyServiceConfiguration: Sendable, Equatable {
+    /// `KEYS_DATABASE_PATH` (SQLite, default `data/keys.sqlite`) and `KEYS_DATABASE_URL` (PostgreSQL shared by
+    /// replicas; set, it replaces SQLite).
+    public var database = DatabaseSettings(path: "data/keys.sqlite")
+    /// Directory with `master.key` and the client tokens (`KEYS_SECRETS_DIR`, default `keys`).
+    public var secretsDirectory = "keys"
+    /// Lifecycle timings (`KEYS_ROTATION_INTERVAL`, `KEYS_PUBLISH_LEAD`, `KEYS_RETENTION`, in seconds).
+    public var lifecycle = KeyLifecyclePolicy.Configuration()
+    /// How often the scheduler checks (`KEYS_CHECK_INTERVAL`, seconds, default 10).
+    public var checkInterval: Double = 10
+
+    /// The defaults.
+    public init() {}
+
+    /// Reads the `KEYS_*` variables from `environment` (the bounds are in docs/design.md, "Configuration").
+    public init(environment: [String: String]) throws(InvalidSetting) {
+        let reader = ConfigurationReader(environment)
+        database = try DatabaseSettings(prefix: "KEYS", defaultPath: database.path, reader: reader)
+        secretsDirectory = try reader.path("KEYS_SECRETS_DIR", default: secretsDirectory)
+        lifecycle.rotationInterval = try reader.seconds("KEYS_ROTATION_INTERVAL", default: lifecycle.rotationInterval, in: 1...Self.longestPeriod)
+        lifecycle.publishLead = try reader.seconds("KEYS_PUBLISH_LEAD", default: lifecycle.publishLead, in: 0...Self.longestPeriod)
+        lifecycle.retention = try reader.seconds("KEYS_RETENTION", default: lifecycle.retention, in: 0...Self.longestPeriod)
+        checkInterval = try reader.seconds("KEYS_CHECK_INTERVAL", default: checkInterval, in: 0.01...3_600)
+    }
+
+    /// The longest rotation interval, publish lead or retention a setting may ask for: a year.
+    static let longestPeriod: Double = 366 * 86_400
+}

@@ -1,0 +1,115 @@
+import AuthStackCore
+import AuthStackHTTP
+import AuthStackStorage
+import Foundation
+import PostgresNIO
+
+/// ``KeyStore`` on PostgreSQL, for several key-service replicas sharing one database (DESIGN.md §7).
+///
+/// `transact` starts by locking the single `keyring_state` row (`SELECT … FOR UPDATE`): concurrent transactions, in
+/// this process or another replica, queue on it, and each reads the keys only after the one before it committed
+/// (`READ COMMITTED` takes a new snapshot per statement). So a due rotation that every replica's scheduler sees is
+/// applied by the first and found already done by the rest, exactly as SQLite's single writer does it.
+/// Timestamps are `double precision` seconds since 1970, as in SQLite: `Date` values survive the round trip
+/// exactly, which `timestamptz` (microseconds) would not.
+struct PostgresKeyStore: KeyStore {
+    let pool: PostgresConnectionPool
+
+    /// Migrates the database behind `pool` (idempotent, under the migrations lock).
+    init(pool: PostgresConnectionPool) async throws {
+        self.pool = pool
+        try await pool.migrate(component: "keys", migrations: Self.migrations)
+    }
+
+    /// The schema, step by step (numbers are never reused; a change is a new step).
+    static let migrations = [
+        PostgresMigration(version: 1, statements: [
+            """
+            CREATE TABLE keys (
+                kid text PRIMARY KEY,
+                status text NOT NULL CHECK (status IN ('next', 'current', 'previous', 'retired', 'revoked')),
+                sealed_secret bytea NOT NULL,
+                created_at double precision NOT NULL,
+                activated_at double precision,
+                retire_at double precision,
+                revoked_at double precision
+            )
+            """,
+            "CREATE TABLE keyring_state (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+            "INSERT INTO keyring_state (id, version) VALUES (1, 0)",
+        ]),
+    ]
+
+    func snapshot() async throws -> KeyStoreSnapshot {
+        // One snapshot for both statements, so the version and the keys belong together.
+        try await pool.transaction { connection in
+            try await connection.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return try await Self.read(connection, lock: false)
+        }
+    }
+
+    /// Bounded to 2 s: the replica sync and `/readyz` ask it, and the pool waits for as long as the server is away.
+    func version() async throws -> Int {
+        let pool = self.pool
+        return try await PostgresConnectionPool.withDeadline(.seconds(2)) {
+            try await pool.rows("SELECT version FROM keyring_state WHERE id = 1").first?.decode(Int.self) ?? 0
+        }
+    }
+
+    func transact(
+        now: Date,
+        makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
+        decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
+    ) async throws -> KeyStoreSnapshot {
+        try await pool.transaction { connection in
+            let before = try await Self.read(connection, lock: true)
+            let transitions = try decide(before.keys.map(\.metadata))
+            guard !transitions.isEmpty else { return before }
+            let after = KeyStoreSnapshot.applying(transitions, to: before.keys, now: now, makeKey: makeKey)
+            let previous = Dictionary(uniqueKeysWithValues: before.keys.map { ($0.metadata.kid, $0) })
+            for key in after where previous[key.metadata.kid] != key {
+                try await Self.upsert(key, connection)
+            }
+            try await connection.rows("UPDATE keyring_state SET version = version + 1 WHERE id = 1")
+            return try await Self.read(connection, lock: false)
+        }
+    }
+
+    /// The version (row-locked when `lock`, which serialises writers) and then the keys, oldest first; keys created at
+    /// the same time (the first pair) by kid byte by byte (`COLLATE "C"`), as SQLite orders them.
+    private static func read(_ connection: PostgresConnection, lock: Bool) async throws -> KeyStoreSnapshot {
+        let versionRows = try await connection.rows(
+            lock ? "SELECT version FROM keyring_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM keyring_state WHERE id = 1")
+        let version = try versionRows.first?.decode(Int.self) ?? 0
+        let rows = try await connection.rows(
+            """
+            SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
+            ORDER BY created_at, kid COLLATE "C"
+            """)
+        let keys = try rows.map { row -> StoredKey in
+            let (kid, statusText, sealed, createdAt, activatedAt, retireAt, revokedAt) = try row.decode(
+                (String, String, ByteBuffer, Double, Double?, Double?, Double?).self)
+            guard let status = KeyLifecycleStatus(rawValue: statusText) else { throw UnreadableKeyError(description: "key \(kid): unknown status") }
+            let metadata = KeyMetadata(
+                kid: kid, status: status, createdAt: Date(timeIntervalSince1970: createdAt),
+                activatedAt: activatedAt.map(Date.init(timeIntervalSince1970:)), retireAt: retireAt.map(Date.init(timeIntervalSince1970:)),
+                revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:)))
+            return StoredKey(metadata: metadata, sealedSecret: Array(sealed.readableBytesView))
+        }
+        return KeyStoreSnapshot(version: version, keys: keys)
+    }
+
+    private static func upsert(_ key: StoredKey, _ connection: PostgresConnection) async throws {
+        let metadata = key.metadata
+        try await connection.rows(
+            """
+            INSERT INTO keys (kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at)
+            VALUES (\(metadata.kid), \(metadata.status.rawValue), \(ByteBuffer(bytes: key.sealedSecret)), \(metadata.createdAt.timeIntervalSince1970),
+                    \(metadata.activatedAt?.timeIntervalSince1970), \(metadata.retireAt?.timeIntervalSince1970),
+                    \(metadata.revokedAt?.timeIntervalSince1970))
+            ON CONFLICT (kid) DO UPDATE SET
+                status = excluded.status, activated_at = excluded.activated_at,
+                retire_at = excluded.retire_at, revoked_at = excluded.revoked_at
+            """)
+    }
+}

@@ -1,0 +1,48 @@
+import AuthStackCore
+import AuthStackStorage
+import Testing
+
+/// Every service reads `<PREFIX>_DATABASE_URL` and `<PREFIX>_DATABASE_PATH` through ``DatabaseSettings``: the URL
+/// selects PostgreSQL; without it the SQLite file stays the default. A bad value is a configuration error naming the
+/// variable, never quoting the password.
+@Suite struct DatabaseSettingsTests {
+    static let prefixes = ["IDENTITY", "NOTES", "KEYS"]
+
+    @Test(arguments: prefixes)
+    func sqliteIsTheDefault(prefix: String) throws {
+        let unset = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader([:]))
+        #expect(unset == DatabaseSettings(path: "data/x.sqlite"))
+        let path = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader(["\(prefix)_DATABASE_PATH": "/tmp/k.sqlite"]))
+        #expect(path == DatabaseSettings(path: "/tmp/k.sqlite"))
+        let empty = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader(["\(prefix)_DATABASE_URL": ""]))
+        #expect(empty.url == nil, "an empty URL counts as unset")
+    }
+
+    @Test func aURLSelectsPostgreSQL() throws {
+        for (text, expected) in [
+            ("postgres://keys:pw@db:5432/keys?sslmode=disable", "postgres://keys@db:5432/keys?sslmode=disable"),
+            ("postgresql://identity:pw@db/identity", "postgres://identity@db:5432/identity?sslmode=prefer"),
+            ("postgres://notes:pw@db:6432/notes?sslmode=require", "postgres://notes@db:6432/notes?sslmode=require"),
+        ] {
+            let settings = try DatabaseSettings(prefix: "X", defaultPath: "x.sqlite", reader: ConfigurationReader(["X_DATABASE_URL": text]))
+            #expect(settings.url?.description == expected)
+        }
+    }
+
+    @Test func aBadValueIsAnInvalidSettingOfItsVariable() {
+        for (variable, value) in [
+            ("KEYS_DATABASE_URL", "postgres://keys:hunter2@db:99999/keys"),
+            ("IDENTITY_DATABASE_URL", "sqlite:///data/identity.sqlite"),
+            ("NOTES_DATABASE_URL", "postgres://notes:hunter2@db/notes?sslmode=maybe"),
+            ("NOTES_DATABASE_PATH", ""),
+            ("IDENTITY_DATABASE_PATH", ""),
+        ] {
+            let prefix = String(variable.prefix { $0 != "_" })
+            #expect {
+                try DatabaseSettings(prefix: prefix, defaultPath: "x.sqlite", reader: ConfigurationReader([variable: value]))
+            } throws: { error in
+                (error as? InvalidSetting)?.variable == variable && !"\(error)".contains("hunter2")
+            }
+        }
+    }
+}
