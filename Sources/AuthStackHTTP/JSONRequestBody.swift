@@ -1,96 +1,119 @@
 import AuthStackCore
-import Foundation
 import Hummingbird
+import NIOCore
 
-/// A JSON request body read under a size limit, with typed field access that collects every problem
-/// (DESIGN.md §5: unknown fields are ignored; wrong types and missing fields are 400 `invalid_request` with an
-/// `errors` array of `{field, message}`; bodies over the limit are 413).
+/// The one reader of JSON request bodies, for every service (docs/design.md §5.1; the rule is in docs/decisions.md,
+/// "One JSON request-body reader"): media type first, then size, then the JSON itself.
+///
+/// - `Content-Type` must be `application/json` (any parameters, any case) or absent. Anything else is 415
+///   `unsupported_media_type`, `application/*+json` included: no endpoint here takes another JSON media type, and a
+///   form-encoded body (what `curl -d` sends without `-H`) is refused rather than guessed at. JSON is UTF-8 by
+///   definition (RFC 8259 §8.1), so a `charset` parameter changes nothing and the bytes must be valid UTF-8.
+/// - A body over the limit is 413 `payload_too_large`, refused from its `Content-Length` before any byte is read, or
+///   once the limit is crossed for a chunked body.
+/// - The body is parsed with the strict reader the token verifier uses (``StrictJSON``): RFC 8259 grammar, valid
+///   UTF-8, no lone surrogates, at most 32 levels of nesting, and no member twice (which one would win is ambiguous,
+///   so neither does). A body that is not such an object is 400 `invalid_request` with one error whose `field` is
+///   `""`, the whole document (RFC 6901).
+/// - Unknown members are ignored; wrong types and missing members are collected and thrown together as one 400.
 public struct JSONRequestBody: Sendable {
-    private let object: [String: JSONValue]
-    /// Problems found so far; `validate()` throws them as one 400.
+    /// A member's value, as field validation sees it.
+    public enum Member: Equatable, Sendable {
+        /// Not in the object.
+        case absent
+        /// `null`.
+        case null
+        /// A string, unescaped.
+        case string(String)
+        /// A number, boolean, array or object.
+        case other
+    }
+
+    private let members: [String: Member]
+    /// Problems found so far; ``validate()`` throws them as one 400.
     public private(set) var errors: [ProblemDetails.FieldError] = []
 
-    /// Reads the body. A missing `Content-Type` is taken as JSON (curl's `-d` habit aside, clients send it);
-    /// another media type is 415. An empty body is `{}` when `allowEmpty`, else a 400.
+    /// Reads `request`'s body under `limit` bytes. An empty body (or only white space) is `{}` when `allowEmpty`,
+    /// else a 400.
     public static func read(_ request: Request, limit: Int, allowEmpty: Bool = false) async throws -> JSONRequestBody {
-        if let type = request.headers[.contentType], !isJSON(type) {
+        guard isJSON(request.headers[.contentType]) else {
             throw ProblemDetails(.unsupportedMediaType, detail: "Send the body as application/json.")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw ProblemDetails(.payloadTooLarge, detail: "The request body exceeds \(limit) bytes.")
-        }
-        let buffer = try await request.body.collect(upTo: limit)
-        if buffer.readableBytes == 0 || buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            guard allowEmpty else {
-                throw ProblemDetails(.invalidRequest, detail: "The request needs a JSON body.",
-                                     errors: [.init(field: "body", message: "a JSON object is required")])
-            }
-            return JSONRequestBody(object: [:])
-        }
-        let parsed: JSONValue
+        let tooLarge = ProblemDetails(.payloadTooLarge, detail: "The request body exceeds \(limit) bytes.")
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        let buffer: ByteBuffer
         do {
-            parsed = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw ProblemDetails(.invalidRequest, detail: "The body is not valid JSON.", errors: [.init(field: "body", message: "invalid JSON")])
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
         }
-        guard case .object(let object) = parsed else {
-            throw ProblemDetails(.invalidRequest, detail: "The body must be a JSON object.",
-                                 errors: [.init(field: "body", message: "must be a JSON object")])
+        if buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            guard allowEmpty else { throw invalidDocument("The request needs a JSON body.", "a JSON object is required") }
+            return JSONRequestBody(members: [:])
         }
-        return JSONRequestBody(object: object)
+        return try buffer.withUnsafeReadableBytes { raw throws(ProblemDetails) in
+            try JSONRequestBody(json: raw.assumingMemoryBound(to: UInt8.self))
+        }
     }
 
-    init(object: [String: JSONValue]) { self.object = object }
-
-    static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
-    }
-
-    /// Any JSON value, keeping exactly the distinctions field validation needs.
-    enum JSONValue: Decodable, Sendable {
-        case null, bool(Bool), number(Double), string(String), array, object([String: JSONValue])
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode(Double.self) {
-                self = .number(value)
-            } else if let value = try? container.decode([String: JSONValue].self) {
-                self = .object(value)
-            } else {
-                _ = try container.decode([JSONValue].self)
-                self = .array
+    /// The members of the JSON object in `bytes`, or a 400 saying why it is not one.
+    init(json bytes: UnsafeBufferPointer<UInt8>) throws(ProblemDetails) {
+        var members: [String: Member] = [:]
+        do throws(StrictJSON.Failure) {
+            try StrictJSON.forEachMember(of: bytes) { name, value in
+                let member: Member =
+                    switch value {
+                    case .string(let reference): .string(StrictJSON.string(of: reference, in: bytes))
+                    case .null: .null
+                    default: .other
+                    }
+                members[StrictJSON.string(of: name, in: bytes)] = member
             }
+        } catch {
+            throw Self.invalidDocument("The request body is not a valid JSON object.", Self.message(for: error))
+        }
+        self.init(members: members)
+    }
+
+    private init(members: [String: Member]) { self.members = members }
+
+    /// `true` for no media type, or `application/json` with any parameters (RFC 9110 §8.3.1: type and subtype are
+    /// case-insensitive, white space may surround the `;`).
+    public static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        var mediaType = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }[...]
+        while let last = mediaType.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { mediaType = mediaType.dropLast() }
+        while let first = mediaType.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { mediaType = mediaType.dropFirst() }
+        return mediaType.elementsEqual("application/json".utf8) { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == expected : byte == expected
         }
     }
 
-    /// A required string member; records "is required" or "must be a string".
+    /// The member `name`, whatever its type.
+    public func member(_ name: String) -> Member { members[name] ?? .absent }
+
+    /// A required string member; records "is required" (absent or `null`) or "must be a string".
     public mutating func requiredString(_ field: String) -> String? {
-        guard let value = object[field], !value.isNull else {
+        switch member(field) {
+        case .absent, .null:
             errors.append(.init(field: field, message: "is required"))
             return nil
+        case .string(let string): return string
+        case .other:
+            errors.append(.init(field: field, message: "must be a string"))
+            return nil
         }
-        return string(field, value)
     }
 
     /// An optional string member: nil when absent or `null`; records "must be a string" for other types.
     public mutating func optionalString(_ field: String) -> String? {
-        guard let value = object[field], !value.isNull else { return nil }
-        return string(field, value)
-    }
-
-    private mutating func string(_ field: String, _ value: JSONValue) -> String? {
-        guard case .string(let string) = value else {
+        switch member(field) {
+        case .absent, .null: return nil
+        case .string(let string): return string
+        case .other:
             errors.append(.init(field: field, message: "must be a string"))
             return nil
         }
-        return string
     }
 
     /// Records a problem found by the caller's own validation.
@@ -104,8 +127,18 @@ public struct JSONRequestBody: Sendable {
             throw ProblemDetails(.invalidRequest, detail: "The request is invalid; see errors.", errors: errors)
         }
     }
-}
 
-extension JSONRequestBody.JSONValue {
-    var isNull: Bool { if case .null = self { true } else { false } }
+    private static func invalidDocument(_ detail: String, _ message: String) -> ProblemDetails {
+        ProblemDetails(.invalidRequest, detail: detail, errors: [.init(field: "", message: message)])
+    }
+
+    private static func message(for failure: StrictJSON.Failure) -> String {
+        switch failure {
+        case .syntax(let offset): "not valid JSON (at byte \(offset))"
+        case .notAnObject: "must be a JSON object"
+        case .duplicateMember: "has a member name more than once"
+        case .tooDeep: "nests deeper than \(StrictJSON.maximumDepth) levels"
+        case .invalidUnicode: "has invalid UTF-8 or a lone surrogate"
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import AuthStackCore
+import AuthStackHTTP
 
 /// What a request body said about one string member.
 enum JSONStringMember: Equatable {
@@ -10,51 +11,34 @@ enum JSONStringMember: Equatable {
     case wrongType
 }
 
-/// The `title` and `body` members of a request body; every other member is ignored (DESIGN.md §5).
-///
-/// Parsed with the strict reader the token verifier uses: RFC 8259 grammar, valid UTF-8, no lone surrogates, nesting
-/// of at most 32 levels, and no member twice (which one would win is ambiguous, so neither does).
+/// The `title` and `body` members of a request body; every other member is ignored (docs/design.md §5.3). The body
+/// itself (media type, size, strict JSON) is read by ``JSONRequestBody``.
 struct NoteFields: Equatable {
     /// The `title` member.
     var title: JSONStringMember = .absent
     /// The `body` member.
     var body: JSONStringMember = .absent
 
-    private static let titleName = StrictJSON.Literal("title")
-    private static let bodyName = StrictJSON.Literal("body")
+    /// The two members of `request`'s body.
+    init(_ request: JSONRequestBody) {
+        title = JSONStringMember(request.member("title"))
+        body = JSONStringMember(request.member("body"))
+    }
 
-    /// The members of the JSON object in `bytes`, or a 400 `invalid_request` saying why it is not one.
-    init(json bytes: UnsafeBufferPointer<UInt8>) throws(ProblemDetails) {
-        var title = JSONStringMember.absent
-        var body = JSONStringMember.absent
-        do throws(StrictJSON.Failure) {
-            try StrictJSON.forEachMember(of: bytes) { name, value in
-                let member: JSONStringMember
-                if case .string(let reference) = value {
-                    member = .string(StrictJSON.string(of: reference, in: bytes))
-                } else {
-                    member = .wrongType
-                }
-                if name.matches(Self.titleName) {
-                    title = member
-                } else if name.matches(Self.bodyName) {
-                    body = member
-                }
-            }
-        } catch {
-            throw NoteRules.invalid([.init(field: "", message: Self.message(for: error))], detail: "The request body is not a valid JSON object.")
-        }
+    /// Explicit members.
+    init(title: JSONStringMember = .absent, body: JSONStringMember = .absent) {
         self.title = title
         self.body = body
     }
+}
 
-    private static func message(for failure: StrictJSON.Failure) -> String {
-        switch failure {
-        case .syntax(let offset): "not valid JSON (at byte \(offset))"
-        case .notAnObject: "must be a JSON object"
-        case .duplicateMember: "has a member name more than once"
-        case .tooDeep: "nests deeper than \(StrictJSON.maximumDepth) levels"
-        case .invalidUnicode: "has invalid UTF-8 or a lone surrogate"
+extension JSONStringMember {
+    /// A note field's view of a member: `null` is a wrong type like any non-string.
+    init(_ member: JSONRequestBody.Member) {
+        switch member {
+        case .absent: self = .absent
+        case .string(let string): self = .string(string)
+        case .null, .other: self = .wrongType
         }
     }
 }

@@ -14,8 +14,8 @@ struct NotesRoutes<Source: KeyringSource, Store: NoteStore>: Sendable {
     let authenticator: BearerAuthenticator<Source>
     /// Where the notes are.
     let store: Store
-    /// Media type, size and JSON rules for request bodies.
-    let requestBody: JSONRequestBody
+    /// The largest request body, in bytes (413 beyond).
+    let maximumBodyBytes: Int
     /// The clock for `created_at` and `updated_at`.
     let now: @Sendable () -> Date
 
@@ -48,7 +48,7 @@ struct NotesRoutes<Source: KeyringSource, Store: NoteStore>: Sendable {
     }
 
     private func create(_ request: Request, owner: String) async throws -> Response {
-        let draft = try NoteDraft(try await requestBody.noteFields(of: request))
+        let draft = try NoteDraft(try await fields(of: request))
         let note = try await store.create(draft, id: NoteID.generate(), owner: owner, now: microsecondsNow())
         var response = Self.json(.created, NoteJSON.note(note))
         response.headers[.location] = "/notes/" + note.id
@@ -61,9 +61,14 @@ struct NotesRoutes<Source: KeyringSource, Store: NoteStore>: Sendable {
     }
 
     private func update(_ id: String?, _ request: Request, owner: String) async throws -> Response {
-        let patch = try NotePatch(try await requestBody.noteFields(of: request))
+        let patch = try NotePatch(try await fields(of: request))
         guard let id, let note = try await store.update(id: id, owner: owner, patch: patch, now: microsecondsNow()) else { throw Self.notFound }
         return Self.json(.ok, NoteJSON.note(note))
+    }
+
+    /// The note fields of `request`'s JSON body, read by the one request-body reader.
+    private func fields(of request: Request) async throws -> NoteFields {
+        NoteFields(try await JSONRequestBody.read(request, limit: maximumBodyBytes))
     }
 
     private func delete(_ id: String?, owner: String) async throws -> Response {
