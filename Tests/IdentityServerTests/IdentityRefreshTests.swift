@@ -202,6 +202,36 @@ import Testing
         #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start + 50), session: session(generation: 3), now: start + 20, settings: settings) == .replay)
     }
 
+    /// The write each decision makes, as both stores apply it.
+    @Test func outcomesPairEachAnswerWithItsWrite() throws {
+        let user = UserRecord(id: "u", username: "ada", passwordHash: "", createdAt: start)
+        let presented = RefreshToken.generate()
+        let now = start + 5
+        let rotate = RefreshDecision.outcome(
+            presenting: presented, record: token(generation: 3), session: session(generation: 3), user: user, now: now, settings: settings)
+        guard case .issued(let successor, let rotated, _, false) = rotate.result,
+            case .rotate(successor, let sealed, rotated, now) = rotate.write
+        else { Issue.record("\(rotate)"); return }
+        #expect(rotated.generation == 4)
+        #expect(SuccessorSealing.open(sealed, predecessor: presented, sessionID: "s") == successor, "the replay can open what the rotation sealed")
+
+        let consumed = RefreshTokenRecord(sessionID: "s", generation: 3, issuedAt: start, consumedAt: start, sealedSuccessor: sealed)
+        let replay = RefreshDecision.outcome(presenting: presented, record: consumed, session: rotated, user: user, now: now, settings: settings)
+        #expect(replay.result == .issued(successor, session: { var s = rotated; s.lastUsedAt = now; return s }(), user: user, replayed: true))
+        #expect(replay.write == .touch(sessionID: "s", lastUsedAt: now))
+
+        let reuse = RefreshDecision.outcome(presenting: presented, record: consumed, session: rotated, user: user, now: start + 60, settings: settings)
+        #expect(reuse.result == .reused(sessionID: "s"))
+        #expect(reuse.write == .revokeForReuse(sessionID: "s", at: start + 60))
+
+        let invalid = RefreshDecision.outcome(
+            presenting: presented, record: token(generation: 3), session: session(generation: 3, revoked: true), user: user, now: now, settings: settings)
+        #expect(invalid.result == .invalid && invalid.write == nil)
+        let unopenable = RefreshDecision.outcome(
+            presenting: RefreshToken.generate(), record: consumed, session: rotated, user: user, now: now, settings: settings)
+        #expect(unopenable.result == .invalid && unopenable.write == nil, "a successor sealed for another token is never handed out")
+    }
+
     @Test func rotationExtendsTheIdleLimitUpToTheAbsoluteOne() {
         let rotated = RefreshDecision.rotated(session(generation: 0), now: start + 950, settings: settings)
         #expect(rotated.generation == 1)

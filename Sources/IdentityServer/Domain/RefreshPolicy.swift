@@ -77,3 +77,45 @@ enum RefreshDecision: Equatable, Sendable {
         return session
     }
 }
+
+/// The one write a refresh makes, if any, in the transaction that read the token and its session. Both stores apply
+/// it through ``RefreshDecision/outcome(presenting:record:session:user:now:settings:)``, so that they differ only in
+/// the SQL.
+enum RefreshWrite: Equatable, Sendable {
+    /// A consumed token was reused: revoke the session (reason `refresh_token_reused`) unless it already is.
+    case revokeForReuse(sessionID: String, at: Date)
+    /// A replay inside the grace window: the session was used again at `lastUsedAt`.
+    case touch(sessionID: String, lastUsedAt: Date)
+    /// A rotation: store `successor` (generation `session.generation`, issued `at`), mark the presented token consumed
+    /// `at` with `sealedSuccessor`, and save `session`'s new generation, last use and idle limit.
+    case rotate(successor: RefreshToken, sealedSuccessor: [UInt8], session: SessionRecord, at: Date)
+}
+
+extension RefreshDecision {
+    /// What a refresh that presented `token` answers, and the write that makes it so, from the rows read under lock:
+    /// the token's `record`, its `session` and the session's `user`.
+    static func outcome(
+        presenting token: RefreshToken, record: RefreshTokenRecord, session: SessionRecord, user: UserRecord, now: Date, settings: RefreshSettings
+    ) -> (result: RefreshResult, write: RefreshWrite?) {
+        switch decide(token: record, session: session, now: now, settings: settings) {
+        case .invalid:
+            return (.invalid, nil)
+        case .reuse:
+            return (.reused(sessionID: session.id), .revokeForReuse(sessionID: session.id, at: now))
+        case .replay:
+            guard let sealed = record.sealedSuccessor, let successor = SuccessorSealing.open(sealed, predecessor: token, sessionID: session.id)
+            else { return (.invalid, nil) }
+            var used = session
+            used.lastUsedAt = max(now, session.lastUsedAt)
+            return (.issued(successor, session: used, user: user, replayed: true), .touch(sessionID: session.id, lastUsedAt: used.lastUsedAt))
+        case .rotate:
+            let successor = RefreshToken.generate()
+            let rotated = rotated(session, now: now, settings: settings)
+            let sealed = SuccessorSealing.seal(successor, predecessor: token, sessionID: session.id)
+            return (
+                .issued(successor, session: rotated, user: user, replayed: false),
+                .rotate(successor: successor, sealedSuccessor: sealed, session: rotated, at: now)
+            )
+        }
+    }
+}

@@ -118,38 +118,33 @@ struct PostgresIdentityStore: IdentityStore {
                     "SELECT id, username, password_hash, created_at FROM users WHERE id = \(session.userID)").first
             else { return .invalid }
             let user = try Self.user(userRow)
-            switch RefreshDecision.decide(token: record, session: session, now: now, settings: settings) {
-            case .invalid:
-                return .invalid
-            case .reuse:
-                try await connection.rows(
-                    """
-                    UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'refresh_token_reused'
-                    WHERE id = \(session.id) AND revoked_at IS NULL
-                    """)
-                return .reused(sessionID: session.id)
-            case .replay:
-                guard let sealed = record.sealedSuccessor, let successor = SuccessorSealing.open(sealed, predecessor: token, sessionID: session.id)
-                else { return .invalid }
-                var used = session
-                used.lastUsedAt = max(now, session.lastUsedAt)
-                try await connection.rows("UPDATE sessions SET last_used_at = \(used.lastUsedAt.timeIntervalSince1970) WHERE id = \(session.id)")
-                return .issued(successor, session: used, user: user, replayed: true)
-            case .rotate:
-                let successor = RefreshToken.generate()
-                let rotated = RefreshDecision.rotated(session, now: now, settings: settings)
-                try await Self.insertToken(successor, sessionID: session.id, generation: rotated.generation, issuedAt: now, connection)
-                let sealed = ByteBuffer(bytes: SuccessorSealing.seal(successor, predecessor: token, sessionID: session.id))
-                try await connection.rows(
-                    "UPDATE refresh_tokens SET consumed_at = \(now.timeIntervalSince1970), sealed_successor = \(sealed) WHERE token_hash = \(hash)")
-                try await connection.rows(
-                    """
-                    UPDATE sessions SET generation = \(rotated.generation), last_used_at = \(rotated.lastUsedAt.timeIntervalSince1970),
-                        idle_expires_at = \(rotated.idleExpiresAt.timeIntervalSince1970)
-                    WHERE id = \(session.id)
-                    """)
-                return .issued(successor, session: rotated, user: user, replayed: false)
-            }
+            let (result, write) = RefreshDecision.outcome(presenting: token, record: record, session: session, user: user, now: now, settings: settings)
+            if let write { try await Self.apply(write, presentedHash: hash, connection) }
+            return result
+        }
+    }
+
+    /// The SQL of one ``RefreshWrite``.
+    private static func apply(_ write: RefreshWrite, presentedHash hash: ByteBuffer, _ connection: PostgresConnection) async throws {
+        switch write {
+        case .revokeForReuse(let sessionID, let now):
+            try await connection.rows(
+                """
+                UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'refresh_token_reused'
+                WHERE id = \(sessionID) AND revoked_at IS NULL
+                """)
+        case .touch(let sessionID, let lastUsedAt):
+            try await connection.rows("UPDATE sessions SET last_used_at = \(lastUsedAt.timeIntervalSince1970) WHERE id = \(sessionID)")
+        case .rotate(let successor, let sealed, let session, let now):
+            try await insertToken(successor, sessionID: session.id, generation: session.generation, issuedAt: now, connection)
+            try await connection.rows(
+                "UPDATE refresh_tokens SET consumed_at = \(now.timeIntervalSince1970), sealed_successor = \(ByteBuffer(bytes: sealed)) WHERE token_hash = \(hash)")
+            try await connection.rows(
+                """
+                UPDATE sessions SET generation = \(session.generation), last_used_at = \(session.lastUsedAt.timeIntervalSince1970),
+                    idle_expires_at = \(session.idleExpiresAt.timeIntervalSince1970)
+                WHERE id = \(session.id)
+                """)
         }
     }
 

@@ -144,34 +144,29 @@ struct SQLiteIdentityStore: IdentityStore {
                 let session = try Self.session(id: record.sessionID, db),
                 let user = try Self.user(id: session.userID, db)
             else { return .invalid }
-            switch RefreshDecision.decide(token: record, session: session, now: now, settings: settings) {
-            case .invalid:
-                return .invalid
-            case .reuse:
-                try db.executeCached(
-                    sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'refresh_token_reused' WHERE id = ? AND revoked_at IS NULL",
-                    arguments: [now.timeIntervalSince1970, session.id])
-                return .reused(sessionID: session.id)
-            case .replay:
-                guard let sealed = record.sealedSuccessor,
-                    let successor = SuccessorSealing.open(sealed, predecessor: token, sessionID: session.id)
-                else { return .invalid }
-                var used = session
-                used.lastUsedAt = max(now, session.lastUsedAt)
-                try db.executeCached(sql: "UPDATE sessions SET last_used_at = ? WHERE id = ?", arguments: [used.lastUsedAt.timeIntervalSince1970, session.id])
-                return .issued(successor, session: used, user: user, replayed: true)
-            case .rotate:
-                let successor = RefreshToken.generate()
-                let rotated = RefreshDecision.rotated(session, now: now, settings: settings)
-                try Self.insertToken(successor, sessionID: session.id, generation: rotated.generation, issuedAt: now, db)
-                try db.executeCached(
-                    sql: "UPDATE refresh_tokens SET consumed_at = ?, sealed_successor = ? WHERE token_hash = ?",
-                    arguments: [now.timeIntervalSince1970, Data(SuccessorSealing.seal(successor, predecessor: token, sessionID: session.id)), hash])
-                try db.executeCached(
-                    sql: "UPDATE sessions SET generation = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
-                    arguments: [rotated.generation, rotated.lastUsedAt.timeIntervalSince1970, rotated.idleExpiresAt.timeIntervalSince1970, session.id])
-                return .issued(successor, session: rotated, user: user, replayed: false)
-            }
+            let (result, write) = RefreshDecision.outcome(presenting: token, record: record, session: session, user: user, now: now, settings: settings)
+            if let write { try Self.apply(write, presentedHash: hash, db) }
+            return result
+        }
+    }
+
+    /// The SQL of one ``RefreshWrite``.
+    private static func apply(_ write: RefreshWrite, presentedHash hash: Data, _ db: Database) throws {
+        switch write {
+        case .revokeForReuse(let sessionID, let now):
+            try db.executeCached(
+                sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'refresh_token_reused' WHERE id = ? AND revoked_at IS NULL",
+                arguments: [now.timeIntervalSince1970, sessionID])
+        case .touch(let sessionID, let lastUsedAt):
+            try db.executeCached(sql: "UPDATE sessions SET last_used_at = ? WHERE id = ?", arguments: [lastUsedAt.timeIntervalSince1970, sessionID])
+        case .rotate(let successor, let sealed, let session, let now):
+            try insertToken(successor, sessionID: session.id, generation: session.generation, issuedAt: now, db)
+            try db.executeCached(
+                sql: "UPDATE refresh_tokens SET consumed_at = ?, sealed_successor = ? WHERE token_hash = ?",
+                arguments: [now.timeIntervalSince1970, Data(sealed), hash])
+            try db.executeCached(
+                sql: "UPDATE sessions SET generation = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
+                arguments: [session.generation, session.lastUsedAt.timeIntervalSince1970, session.idleExpiresAt.timeIntervalSince1970, session.id])
         }
     }
 
