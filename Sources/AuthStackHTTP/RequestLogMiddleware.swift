@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// Gives every request an id and writes one structured log line per request (DESIGN.md §5 and §9).
+/// Gives every request an id and writes one structured log line per request (docs/design.md §5 and §9).
 ///
 /// `X-Request-ID` is echoed when the client sent a well-formed one (1–128 characters of `[A-Za-z0-9._:-]`, so it
 /// cannot forge log structure), otherwise Hummingbird's generated id is used; it is set on the response and in the
@@ -22,7 +22,7 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var context = context
         let requestID = Self.requestID(from: request.headers) ?? context.id
         context.logger[metadataKey: "request_id"] = .string(requestID)
-        context.logger[metadataKey: "hb.request.id"] = .string(requestID)
+        context.logger[metadataKey: JSONLogHandler.hummingbirdRequestID] = .string(requestID)
         let start = ContinuousClock.now
         var response = try await next(request, context)
         response.headers[Self.headerName] = requestID
@@ -46,13 +46,19 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             "method": .string(method.rawValue),
             "route": .string(route),
             "status": .stringConvertible(status.code),
-            "duration_ms": .string(String(format: "%.3f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+            "duration_ms": .stringConvertible(durationMilliseconds(elapsed)),
         ]
         if let requestID {
             metadata["request_id"] = .string(requestID)
-            metadata["hb.request.id"] = .string(requestID)
+            metadata[JSONLogHandler.hummingbirdRequestID] = .string(requestID)
         }
         logger.info("request", metadata: metadata)
+    }
+
+    /// `elapsed` in milliseconds, to the microsecond: a JSON number in the access line.
+    static func durationMilliseconds(_ elapsed: Duration) -> Double {
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return (milliseconds * 1000).rounded() / 1000
     }
 
     static func isWellFormed(_ value: String) -> Bool {
