@@ -3,7 +3,7 @@ import AuthStackHTTP
 import AuthStackStorage
 import Foundation
 
-/// The identity service's settings, from `IDENTITY_*` environment variables (README "Configuration").
+/// The identity service's settings, from `IDENTITY_*` environment variables (docs/configuration.md).
 public struct IdentityConfiguration: Sendable, Equatable {
     /// `IDENTITY_DATABASE_PATH` (SQLite, default `data/identity.sqlite`) and `IDENTITY_DATABASE_URL` (PostgreSQL
     /// shared by replicas; set, it replaces SQLite).
@@ -47,7 +47,7 @@ public struct IdentityConfiguration: Sendable, Equatable {
         keys = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:8083", tokenFile: "keys/identity.token")
     }
 
-    /// Reads the `IDENTITY_*` variables from `environment` (the bounds are in docs/design.md, "Configuration").
+    /// Reads the `IDENTITY_*` variables from `environment` (docs/configuration.md gives the bounds).
     public init(environment: [String: String]) throws(InvalidSetting) {
         self.init()
         let reader = ConfigurationReader(environment)

@@ -4,7 +4,7 @@ import AuthStackStorage
 import Foundation
 import Logging
 
-/// Imports users exported from the original Express app (DESIGN.md §6, issue "migration"): a JSON array of
+/// Imports users exported from the original Express app (docs/design.md §6, issue "migration"): a JSON array of
 /// `{"id", "username", "password"}` where `password` is a bcrypt hash (`$2a$`/`$2b$`/`$2y$`). Imported users log in
 /// with their old passwords; the first successful login rehashes to scrypt.
 ///

@@ -2,7 +2,7 @@ import AuthStackCore
 import Crypto
 import Foundation
 
-/// Username rules (DESIGN.md §5): 3–32 characters of `[A-Za-z0-9._-]`, unique case-insensitively, shown as signed up.
+/// Username rules (docs/design.md §5): 3–32 characters of `[A-Za-z0-9._-]`, unique case-insensitively, shown as signed up.
 enum Username {
     static let lengths = 3...32
 
@@ -26,7 +26,7 @@ enum Username {
     }
 }
 
-/// Password rules (DESIGN.md §5, NIST SP 800-63B): 8–1024 Unicode code points, any characters.
+/// Password rules (docs/design.md §5, NIST SP 800-63B): 8–1024 Unicode code points, any characters.
 enum Password {
     static let lengths = 8...1024
 
@@ -43,7 +43,7 @@ enum RandomID {
     static func make(_ prefix: String) -> String { prefix + Base64URL.encode(SecretBytes.random(count: 16).bytes) }
 }
 
-/// Refresh tokens (DESIGN.md §2): `rt_` + base64url of 256 random bits. Only their SHA-256 is stored.
+/// Refresh tokens (docs/design.md §2): `rt_` + base64url of 256 random bits. Only their SHA-256 is stored.
 struct RefreshToken: Sendable, Equatable, CustomStringConvertible {
     static let prefix = "rt_"
     /// 32 bytes encode to 43 base64url characters.
@@ -72,7 +72,7 @@ struct RefreshToken: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Seals a session's successor refresh token under a key derived from its predecessor, so that a retry of the
-/// predecessor inside the grace window can be answered with the same successor (DESIGN.md §3) while the database
+/// predecessor inside the grace window can be answered with the same successor (docs/design.md §3) while the database
 /// holds nothing usable in the clear: reading the successor needs the predecessor, which is stored only as a hash.
 enum SuccessorSealing {
     private static let salt = Array("authstack/refresh-successor/v1".utf8)

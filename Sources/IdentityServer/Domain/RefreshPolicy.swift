@@ -1,7 +1,7 @@
 import AuthStackCore
 import Foundation
 
-/// Lifetimes of a session's refresh tokens (DESIGN.md §2, §3).
+/// Lifetimes of a session's refresh tokens (docs/design.md §2, §3).
 struct RefreshSettings: Sendable, Equatable {
     /// A session dies after this long without a refresh (default 14 days); each refresh extends it.
     var idleLifetime: Double = 14 * 86_400
@@ -41,7 +41,7 @@ struct RefreshTokenRecord: Sendable, Equatable {
     var sealedSuccessor: [UInt8]?
 }
 
-/// What a refresh does with a presented token (DESIGN.md §3). Pure: the store applies it in the transaction that read
+/// What a refresh does with a presented token (docs/design.md §3). Pure: the store applies it in the transaction that read
 /// the token and its session, so concurrent refreshes with one token see one consistent history.
 enum RefreshDecision: Equatable, Sendable {
     /// Unused newest token of a live session: consume it and issue a successor.

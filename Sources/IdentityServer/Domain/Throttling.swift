@@ -1,7 +1,7 @@
 import AuthStackCore
 import Foundation
 
-/// Abuse limits of DESIGN.md §6. All counters live in the database so that every replica sees them.
+/// Abuse limits of docs/design.md §6. All counters live in the database so that every replica sees them.
 struct ThrottleSettings: Sendable, Equatable {
     /// Consecutive failed logins an account may have before it must wait (default 5).
     var accountFreeFailures = 5

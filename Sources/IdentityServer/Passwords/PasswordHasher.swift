@@ -23,7 +23,7 @@ public enum PasswordHashingError: Error, Equatable, Sendable {
     case derivationFailed
 }
 
-/// scrypt password hashing (DESIGN.md §6): synchronous and CPU-heavy, so call it through ``PasswordHashingPool``.
+/// scrypt password hashing (docs/design.md §6): synchronous and CPU-heavy, so call it through ``PasswordHashingPool``.
 ///
 /// Passwords are NFKC-normalised before scrypt (NIST SP 800-63B §5.1.1.2), so the same password typed on two keyboards
 /// hashes alike; imported bcrypt hashes are checked against the password exactly as sent, as the old system did.

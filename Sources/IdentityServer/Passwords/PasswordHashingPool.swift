@@ -2,7 +2,7 @@ import AuthStackCore
 import NIOConcurrencyHelpers
 import NIOPosix
 
-/// Runs password hashing off the request executor, on a `NIOThreadPool`, behind a concurrency cap (DESIGN.md §6).
+/// Runs password hashing off the request executor, on a `NIOThreadPool`, behind a concurrency cap (docs/design.md §6).
 ///
 /// At most `maximumConcurrent` hashes run at once (each needs `parameters.memoryBytes`); up to `maximumQueued` more
 /// wait for a slot; beyond that a call fails at once with ``PasswordHashingError/overloaded(retryAfter:)``, which

@@ -60,7 +60,7 @@ struct AddressBlock: Sendable, Equatable {
     }
 }
 
-/// Who the client is, for per-address limits (DESIGN.md §6). The TCP peer, unless the peer is a trusted proxy: then the
+/// Who the client is, for per-address limits (docs/design.md §6). The TCP peer, unless the peer is a trusted proxy: then the
 /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the left part of that header is
 /// written by the client and cannot be believed).
 struct ClientAddressResolver: Sendable {

@@ -4,7 +4,7 @@ import AuthStackStorage
 import Foundation
 import PostgresNIO
 
-/// ``IdentityStore`` on PostgreSQL, shared by identity replicas (DESIGN.md §7). Same contract as
+/// ``IdentityStore`` on PostgreSQL, shared by identity replicas (docs/design.md §7). Same contract as
 /// ``SQLiteIdentityStore``: each method is one transaction, and where SQLite gets isolation from its single writer,
 /// this store takes locks in one fixed order so that racing requests, on one replica or several, see and leave the
 /// state that some serial order of them would:

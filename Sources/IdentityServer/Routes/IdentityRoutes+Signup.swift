@@ -1,0 +1,113 @@
+import Prometheus
+import AuthStackCore
+import AuthStackHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+extension IdentityRoutes {
+    // Signup and login (docs/design.md §5.2, §6).
+
+    func signup(_ request: Request, _ context: IdentityRequestContext) async throws -> Response {
+        let address = clientAddress(request, context)
+        try await admit("signup:" + address, limit: configuration.throttle.signupsPerAddressPerMinute, window: 60)
+        var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes)
+        let username = body.requiredString("username")
+        let password = body.requiredString("password")
+        if let username, let problem = Username.problem(with: username) { body.reject("username", problem) }
+        if let password, let problem = Password.problem(with: password) { body.reject("password", problem) }
+        try body.validate()
+        guard let username, let password else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
+        try requireSigningKey()
+        // Cheap check first so a taken name costs no hash; the unique index decides races.
+        guard try await store.user(usernameKey: Username.key(username)) == nil else { throw usernameTaken() }
+        let user = UserRecord(id: RandomID.make("u_"), username: username, passwordHash: try await hash(password), createdAt: clock())
+        do {
+            try await store.createUser(user)
+        } catch IdentityStoreError.usernameTaken {
+            throw usernameTaken()
+        }
+        metrics.signups.increment()
+        context.logger.info("user signed up", metadata: ["user_id": "\(user.id)"])
+        return try await startSession(for: user, request: request, status: .created)
+    }
+
+    func login(_ request: Request, _ context: IdentityRequestContext) async throws -> Response {
+        var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes)
+        let username = body.requiredString("username")
+        let password = body.requiredString("password")
+        // Login does not re-check the sign-up rules (a name that could never have signed up fails with 401), but
+        // U+0000 is not a name at all: refused like malformed JSON, before the throttle counters (PostgreSQL `text`,
+        // where the account's counter is kept, cannot hold it) and without a hash.
+        if let username, username.utf8.contains(0) { body.reject("username", "must not contain U+0000") }
+        try body.validate()
+        guard let username, let password else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
+        try requireSigningKey()
+        let accountKey = "login-account:" + Username.key(username)
+        let addressKey = "login-address:" + clientAddress(request, context)
+        // Counted before the hash runs: a throttled account or address costs no hash, even with the right password.
+        if case .throttled(let retryAfter) = try await store.admitLogin(
+            accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle, now: clock())
+        {
+            metrics.login("throttled")
+            throw ProblemDetails(.rateLimited, detail: "Too many failed logins; retry later.", retryAfter: retryAfter)
+        }
+        let verification: PasswordVerification
+        let user = try await store.user(usernameKey: Username.key(username))
+        do {
+            // Unknown users cost the same scrypt as known ones (docs/design.md §6).
+            if let user {
+                verification = try await passwords.verify(password, against: user.passwordHash)
+            } else {
+                verification = try await passwords.verifyUnknownUser(password)
+            }
+        } catch let PasswordHashingError.overloaded(retryAfter) {
+            metrics.login("overloaded")
+            // No password was checked: the attempt must not count towards the account's or the address's lockout.
+            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
+            throw ProblemDetails(.serviceUnavailable, detail: "Too many logins at once; retry shortly.", retryAfter: retryAfter)
+        }
+        guard let user, case .match(let needsRehash) = verification else {
+            metrics.login("failure")
+            throw ProblemDetails(.invalidCredentials, detail: "The username or password is wrong.")
+        }
+        try await store.recordLoginSuccess(accountKey: accountKey, addressKey: addressKey)
+        if needsRehash { await rehash(user, password: password, logger: context.logger) }
+        metrics.login("success")
+        return try await startSession(for: user, request: request, status: .ok)
+    }
+
+    /// Replaces an imported bcrypt hash (or one with outdated scrypt parameters) after a successful login. A failure
+    /// here must not fail the login: the old hash keeps working and the next login tries again.
+    func rehash(_ user: UserRecord, password: String, logger: Logger) async {
+        do {
+            let upgraded = try await passwords.hash(password)
+            try await store.replacePasswordHash(userID: user.id, old: user.passwordHash, new: upgraded)
+            logger.info("password rehashed to scrypt", metadata: ["user_id": "\(user.id)"])
+        } catch {
+            logger.warning("password rehash failed; will retry at the next login", metadata: ["user_id": "\(user.id)", "error_type": "\(type(of: error))"])
+        }
+    }
+
+    func hash(_ password: String) async throws -> String {
+        do {
+            return try await passwords.hash(password)
+        } catch let PasswordHashingError.overloaded(retryAfter) {
+            throw ProblemDetails(.serviceUnavailable, detail: "Too many signups at once; retry shortly.", retryAfter: retryAfter)
+        }
+    }
+
+    func startSession(for user: UserRecord, request: Request, status: HTTPResponse.Status) async throws -> Response {
+        let now = clock()
+        let session = SessionRecord(
+            id: RandomID.make("s_"), userID: user.id, generation: 0, createdAt: now, lastUsedAt: now,
+            idleExpiresAt: now.addingTimeInterval(min(configuration.refresh.idleLifetime, configuration.refresh.absoluteLifetime)),
+            absoluteExpiresAt: now.addingTimeInterval(configuration.refresh.absoluteLifetime),
+            userAgent: request.headers[.userAgent].map { String($0.prefix(512)) })
+        let refreshToken = RefreshToken.generate()
+        let accessToken = try signAccessToken(user: user, sessionID: session.id, now: now)
+        try await store.createSession(session, firstToken: refreshToken)
+        return tokenResponse(status: status, accessToken: accessToken, refreshToken: refreshToken, session: session, now: now)
+    }
+}
