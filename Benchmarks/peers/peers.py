@@ -241,7 +241,7 @@ def self_check(port, token, keyring, expected_page, checks_tokens=True, problem_
     """The failures of one server (empty: passed): every case answered with its expected status, and the notes of
     every 200 equal to `expected_page` (as JSON values; the serialisations differ in spacing and escapes). A server
     that does not check tokens (the nginx ceiling) is only asked for the page. With `problem_codes` (the notes
-    service), the expired token must be answered `token_expired`, which DESIGN.md §2 gives only to a token that
+    service), the expired token must be answered `token_expired`, which docs/design.md §2 gives only to a token that
     passes every other check: proof that the forged expiry is the only thing wrong with it."""
     failures = []
     for case, candidate, expected in hostile_tokens(token, keyring):

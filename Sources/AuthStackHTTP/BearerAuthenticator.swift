@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 import Hummingbird
 
-/// Checks the access token of a request (RFC 6750 bearer, DESIGN.md §2) against the keyring a service
+/// Checks the access token of a request (RFC 6750 bearer, docs/design.md §2) against the keyring a service
 /// holds, with no call to the identity service.
 ///
 /// Failures are 401 problems carrying `WWW-Authenticate`:

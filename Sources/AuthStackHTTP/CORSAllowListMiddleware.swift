@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Cross-origin access for browser frontends served from other origins (DESIGN.md §5; issue "browser client"):
+/// Cross-origin access for browser frontends served from other origins (docs/design.md §5; issue "browser client"):
 /// an allow-list of exact origins, with credentials (the refresh cookie), and preflight answered here.
 ///
 /// - A request whose `Origin` is on the list gets `Access-Control-Allow-Origin: <that origin>`,

@@ -2,7 +2,7 @@ import Hummingbird
 import Prometheus
 import Synchronization
 
-/// Request counts and latency histograms by route, method and status (DESIGN.md §9), in a Prometheus registry.
+/// Request counts and latency histograms by route, method and status (docs/design.md §9), in a Prometheus registry.
 ///
 /// The registry is passed in rather than bootstrapped globally, so every test application has its own metrics. The
 /// collectors of each (route, method, status) are looked up in the registry once and kept: the registry's lookup

@@ -5,7 +5,7 @@ import Foundation
 import Hummingbird
 
 /// Builds the key-service application: opens the database (migrating it), decrypts the keys with the master key
-/// (a wrong one stops start-up with a clear error), and serves the internal API of DESIGN.md §5 plus the operational
+/// (a wrong one stops start-up with a clear error), and serves the internal API of docs/design.md §5 plus the operational
 /// endpoints; a scheduler service rotates keys on time.
 public func buildKeyApplication(
     settings: ServiceSettings,

@@ -2,7 +2,7 @@ import AuthStackCore
 import AuthStackHTTP
 import AuthStackStorage
 
-/// The key service's settings beyond host and port, from `KEYS_*` environment variables (README configuration table).
+/// The key service's settings beyond host and port, from `KEYS_*` environment variables (docs/configuration.md).
 public struct KeyServiceConfiguration: Sendable, Equatable {
     /// `KEYS_DATABASE_PATH` (SQLite, default `data/keys.sqlite`) and `KEYS_DATABASE_URL` (PostgreSQL shared by
     /// replicas; set, it replaces SQLite).
@@ -17,14 +17,14 @@ public struct KeyServiceConfiguration: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    /// Reads the `KEYS_*` variables from `environment` (the bounds are in docs/design.md, "Configuration").
+    /// Reads the `KEYS_*` variables from `environment` (docs/configuration.md gives the bounds).
     public init(environment: [String: String]) throws(InvalidSetting) {
         let reader = ConfigurationReader(environment)
         database = try DatabaseSettings(prefix: "KEYS", defaultPath: database.path, reader: reader)
         secretsDirectory = try reader.path("KEYS_SECRETS_DIR", default: secretsDirectory)
         lifecycle.rotationInterval = try reader.seconds("KEYS_ROTATION_INTERVAL", default: lifecycle.rotationInterval, in: 1...Self.longestPeriod)
-        lifecycle.publishLead = try reader.seconds("KEYS_PUBLISH_LEAD", default: lifecycle.publishLead, in: 0...Self.longestPeriod)
-        lifecycle.retention = try reader.seconds("KEYS_RETENTION", default: lifecycle.retention, in: 0...Self.longestPeriod)
+        lifecycle.publishLead = try reader.seconds("KEYS_PUBLISH_LEAD", default: lifecycle.publishLead, in: 1...Self.longestPeriod)
+        lifecycle.retention = try reader.seconds("KEYS_RETENTION", default: lifecycle.retention, in: 1...Self.longestPeriod)
         checkInterval = try reader.seconds("KEYS_CHECK_INTERVAL", default: checkInterval, in: 0.01...3_600)
     }
 

@@ -6,7 +6,7 @@ import Hummingbird
 import ServiceLifecycle
 
 /// Builds the notes-service application: opens and migrates its database (SQLite, or PostgreSQL when
-/// `configuration.database.url` is set), then serves the notes API of DESIGN.md §5 behind bearer verification against
+/// `configuration.database.url` is set), then serves the notes API of docs/design.md §5 behind bearer verification against
 /// `keyring`, plus the operational endpoints.
 ///
 /// `/readyz` reports `database` (a query answered, on either backend) and `keyring` (ready once a first keyring is

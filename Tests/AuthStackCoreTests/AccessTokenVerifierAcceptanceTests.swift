@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 import Testing
 
-/// The accept side of DESIGN.md §2: tokens that satisfy every rule are accepted with their claims.
+/// The accept side of docs/design.md §2: tokens that satisfy every rule are accepted with their claims.
 @Suite struct AccessTokenVerifierAcceptanceTests {
     @Test func wellFormedTokenIsAcceptedWithItsClaims() throws {
         let claims = try TokenFixtures.notesVerifier.verify(TokenFixtures.token(), keys: TokenFixtures.keys, now: TokenFixtures.nowDate)

@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 import Testing
 
-/// Payload and claim rules of DESIGN.md §2, and both sides of every leeway boundary with an injected clock.
+/// Payload and claim rules of docs/design.md §2, and both sides of every leeway boundary with an injected clock.
 @Suite struct AccessTokenVerifierClaimTests {
     typealias F = TokenFixtures
 

@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 import Testing
 
-/// One test per rejection rule of DESIGN.md §2; each asserts the precise reason, so removing a rule fails its test.
+/// One test per rejection rule of docs/design.md §2; each asserts the precise reason, so removing a rule fails its test.
 @Suite struct AccessTokenVerifierRejectionTests {
     typealias F = TokenFixtures
 

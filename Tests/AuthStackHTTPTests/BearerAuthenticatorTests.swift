@@ -27,7 +27,7 @@ final class RefreshingKeyringSource: KeyringSource {
     }
 }
 
-/// RFC 6750 bearer authentication over the shared verifier (DESIGN.md §2, §5 "Bearer failures").
+/// RFC 6750 bearer authentication over the shared verifier (docs/design.md §2, §5 "Bearer failures").
 @Suite struct BearerAuthenticatorTests {
     static let now: Double = 1_800_000_000
     static let signer = AccessTokenSigner()

@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// The endpoints and middleware every service shares (DESIGN.md §5 "Every service", §9).
+/// The endpoints and middleware every service shares (docs/design.md §5 "Every service", §9).
 @Suite struct OperationalRoutesTests {
     private func application(runtime: ServiceRuntime = ServiceRuntime(name: "test")) -> some ApplicationProtocol {
         let router = runtime.makeRouter(context: BasicRequestContext.self)

@@ -13,7 +13,7 @@ import Testing
 
 @testable import IdentityServer
 
-/// The refresh protocol of DESIGN.md §3: rotation on every use, idempotent grace-window retries, reuse detection
+/// The refresh protocol of docs/design.md §3: rotation on every use, idempotent grace-window retries, reuse detection
 /// that revokes the session, idle and absolute lifetimes.
 @Suite struct IdentityRefreshTests {
     typealias J = IdentityJSON

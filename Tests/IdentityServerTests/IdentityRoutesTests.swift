@@ -11,7 +11,7 @@ import Testing
 
 @testable import IdentityServer
 
-/// Signup, login, /me, logout and sessions over HTTP (DESIGN.md §5 "Identity service").
+/// Signup, login, /me, logout and sessions over HTTP (docs/design.md §5 "Identity service").
 @Suite struct IdentityRoutesTests {
     typealias J = IdentityJSON
 
@@ -223,7 +223,7 @@ import Testing
             let refreshed = try await client.refresh(tokens.refreshToken)
             #expect(refreshed.status == .unauthorized)
             #expect(try J.object(refreshed)["code"] as? String == "invalid_refresh_token")
-            // Access tokens already issued stay valid until they expire (DESIGN.md §3).
+            // Access tokens already issued stay valid until they expire (docs/design.md §3).
             try await client.execute(uri: "/me", method: .get, headers: tokens.bearer) { #expect($0.status == .ok) }
         }
     }

@@ -20,7 +20,7 @@ import AsyncHTTPClient
 @testable import IdentityServer
 import KeyServer
 
-/// Identity with its real keyring follower and a real key service (DESIGN.md §9): it is not ready before its first
+/// Identity with its real keyring follower and a real key service (docs/design.md §9): it is not ready before its first
 /// keyring, and after a rotation it signs with the new `current` key within the propagation bound.
 @Suite struct IdentitySigningLiveTests {
     @Test func identitySignsWithTheNewCurrentKeyAfterARotation() async throws {

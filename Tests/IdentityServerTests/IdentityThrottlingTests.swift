@@ -10,7 +10,7 @@ import Testing
 
 @testable import IdentityServer
 
-/// Abuse resistance (DESIGN.md §6): per-account backoff and per-address limits kept in the database, counted before
+/// Abuse resistance (docs/design.md §6): per-account backoff and per-address limits kept in the database, counted before
 /// the hash runs; load shedding of password hashing.
 @Suite struct IdentityThrottlingTests {
     typealias J = IdentityJSON

@@ -4,7 +4,7 @@ import Testing
 
 @testable import IdentityServer
 
-/// scrypt hashing, bcrypt import verification and the hashing pool (DESIGN.md §6). Cheap parameters keep it fast.
+/// scrypt hashing, bcrypt import verification and the hashing pool (docs/design.md §6). Cheap parameters keep it fast.
 @Suite struct PasswordHasherTests {
     static let cheap = ScryptParameters(logN: 4, blockSize: 8, parallelism: 1)
     let hasher = try! PasswordHasher(parameters: Self.cheap)

@@ -5,7 +5,7 @@ import Testing
 
 @testable import KeyServer
 
-/// DESIGN.md §4 decisions, driven with a fixed clock: rotation on schedule and on demand, retention, revocation,
+/// docs/design.md §4 decisions, driven with a fixed clock: rotation on schedule and on demand, retention, revocation,
 /// restarts between two steps, clock jumps, and the keyring bound.
 @Suite struct KeyLifecyclePolicyTests {
     let policy = KeyLifecyclePolicy()

@@ -3,7 +3,7 @@ import Testing
 
 @testable import KeyServer
 
-/// AES-GCM sealing of HS256 secrets at rest (DESIGN.md §4).
+/// AES-GCM sealing of HS256 secrets at rest (docs/design.md §4).
 @Suite struct KeySealerTests {
     let master = SecretBytes(Array(repeating: 7, count: 32))
     let secret = SecretBytes((0..<32).map { UInt8($0) })

@@ -8,7 +8,7 @@ import Testing
 @testable import IdentityServer
 @testable import KeyServer
 
-/// Several key-service replicas on one PostgreSQL database (DESIGN.md §7, §9): they migrate once, every rotation or
+/// Several key-service replicas on one PostgreSQL database (docs/design.md §7, §9): they migrate once, every rotation or
 /// revocation happens exactly once whichever replicas race, and a change made through one replica reaches the
 /// others' long-polls within the 2 s propagation bound.
 @Suite(.enabled(if: !TestPostgres.optedOut, "AUTHSTACK_TEST_POSTGRES=off"), .timeLimit(.minutes(2)))

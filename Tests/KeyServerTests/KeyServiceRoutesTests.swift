@@ -10,7 +10,7 @@ import Testing
 
 @testable import KeyServer
 
-/// The key service's internal API (DESIGN.md §5), its authentication and roles.
+/// The key service's internal API (docs/design.md §5), its authentication and roles.
 @Suite struct KeyServiceRoutesTests {
     private func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
 

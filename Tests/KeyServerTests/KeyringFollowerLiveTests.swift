@@ -20,7 +20,7 @@ import AsyncHTTPClient
 
 @testable import KeyServer
 
-/// A real key service and a keyring follower talking HTTP over loopback (DESIGN.md §4 "Distribution",
+/// A real key service and a keyring follower talking HTTP over loopback (docs/design.md §4 "Distribution",
 /// §9 propagation bound): rotations and revocations reach the follower within 2 s; with the key
 /// service stopped the follower keeps its keyring and the verifier keeps accepting; after a restart
 /// it resumes. The measured propagation times are printed for the record (`swift test --filter

@@ -21,7 +21,7 @@ import Testing
 @Suite(.enabled(if: !TestPostgres.optedOut, "AUTHSTACK_TEST_POSTGRES=off"), .timeLimit(.minutes(3)), .serialized)
 struct PostgresReplicaLiveTests {
     /// A rotation or revocation sent to one key-service replica reaches a verifier that follows another replica
-    /// within the 2 s propagation bound (DESIGN.md §9).
+    /// within the 2 s propagation bound (docs/design.md §9).
     @Test func changesThroughOneKeyReplicaReachAFollowerOfTheOtherWithinTwoSeconds() async throws {
         try await TestDatabase.with(.postgres) { database in
             var fixture = try KeyServiceFixture()

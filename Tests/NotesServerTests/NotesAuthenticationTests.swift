@@ -9,7 +9,7 @@ import Testing
 
 @testable import NotesServer
 
-/// Every notes route needs a valid access token; each failure is a 401 with an RFC 6750 challenge (DESIGN.md §2, §5).
+/// Every notes route needs a valid access token; each failure is a 401 with an RFC 6750 challenge (docs/design.md §2, §5).
 @Suite struct NotesAuthenticationTests {
     private typealias HTTP = NotesHTTP
 

@@ -5,7 +5,7 @@ import Testing
 
 @testable import NotesServer
 
-/// Every user sees only their own notes: another user's note is 404 on every verb and never listed (DESIGN.md §5).
+/// Every user sees only their own notes: another user's note is 404 on every verb and never listed (docs/design.md §5).
 @Suite struct NotesIsolationTests {
     private typealias HTTP = NotesHTTP
 

@@ -11,7 +11,7 @@ import Testing
 
 @testable import NotesServer
 
-/// Notes-service instances on one PostgreSQL database (DESIGN.md §7): they share one set of notes, start together
+/// Notes-service instances on one PostgreSQL database (docs/design.md §7): they share one set of notes, start together
 /// without migrating twice, and keep one owner's creation times unique across instances; the listing walks its index
 /// without sorting; `/readyz` follows the database.
 @Suite(.enabled(if: !TestPostgres.optedOut, "AUTHSTACK_TEST_POSTGRES=off"), .timeLimit(.minutes(2)))

@@ -9,7 +9,7 @@ import Testing
 
 @testable import NotesServer
 
-/// `GET /notes`: keyset pagination, newest first, stable while notes come and go between pages (DESIGN.md §5).
+/// `GET /notes`: keyset pagination, newest first, stable while notes come and go between pages (docs/design.md §5).
 @Suite struct NotesPaginationTests {
     private typealias HTTP = NotesHTTP
 

@@ -8,7 +8,7 @@ import Testing
 
 @testable import NotesServer
 
-/// The notes API of DESIGN.md §5: create, read, list, update, delete, and what each answers.
+/// The notes API of docs/design.md §5: create, read, list, update, delete, and what each answers.
 @Suite struct NotesRoutesTests {
     private typealias HTTP = NotesHTTP
 

@@ -2,7 +2,7 @@
 // check done by jose (panva/jose 4.x, Debian node-jose) instead of jsonwebtoken, which Debian does not package and
 // npm is not reachable from this project's machines. See Benchmarks/peers/README.md.
 //
-// Verification follows DESIGN.md §2 as far as jose goes, plus what it leaves to the caller: alg HS256 only, typ
+// Verification follows docs/design.md §2 as far as jose goes, plus what it leaves to the caller: alg HS256 only, typ
 // at+jwt (jose's `typ` option, case-insensitive, `application/` prefix allowed), crit refused (jose refuses any crit
 // it does not know), kid naming a key of the keyring, MAC compared with crypto.timingSafeEqual (inside jose), iss,
 // aud contains the audience, exp/nbf with the leeway (jose's clockTolerance). Checked here because jose 4.11 does not:

@@ -2,7 +2,7 @@
 
 Run: uvicorn app:app --workers 2 (Benchmarks/run.py starts it from the pinned venv of Benchmarks/peers/setup.sh).
 
-Verification follows DESIGN.md §2 as far as PyJWT goes, plus what it leaves to the caller: alg HS256 only, typ at+jwt,
+Verification follows docs/design.md §2 as far as PyJWT goes, plus what it leaves to the caller: alg HS256 only, typ at+jwt,
 kid naming a key of the keyring (the JWKS idiom: read the unverified header, pick the key, then jwt.decode), crit
 refused unless understood (PyJWT), MAC compared with hmac.compare_digest (inside PyJWT), required iss/aud/sub/iat/exp,
 iss, aud contains the audience, sub a non-empty string, exp/iat/nbf with the leeway. Not checked: duplicate JSON

@@ -1,6 +1,6 @@
 // The Go peer of the GET /notes benchmark: net/http + golang-jwt v4, the notes of each user held in memory.
 //
-// Verification follows DESIGN.md §2 as far as golang-jwt goes, plus the checks it leaves to the caller: alg HS256
+// Verification follows docs/design.md §2 as far as golang-jwt goes, plus the checks it leaves to the caller: alg HS256
 // only (WithValidMethods), typ at+jwt, no crit, kid naming a key of the keyring, MAC compared with hmac.Equal
 // (constant time, inside golang-jwt), iss, aud contains the audience, sub a non-empty string, iat and exp present,
 // exp/iat/nbf with the leeway. Not checked (golang-jwt cannot): duplicate JSON members, the 8 KiB length limit.
@@ -51,7 +51,7 @@ var (
 	parser   = jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}))
 )
 
-// Valid is golang-jwt v4's claim hook (v4 has no leeway option): DESIGN.md §2's time and identity rules.
+// Valid is golang-jwt v4's claim hook (v4 has no leeway option): docs/design.md §2's time and identity rules.
 func (c claims) Valid() error {
 	now := time.Now()
 	switch {

@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 
 /// Why a setting was refused: the environment variable and what it expects. Every program prints it as its one line
-/// and exits with status 2 (docs/design.md, "Configuration").
+/// and exits with status 2 (docs/configuration.md).
 public struct InvalidSetting: Error, CustomStringConvertible, Equatable, Sendable {
     /// The environment variable.
     public let variable: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every state a key passes through in the key service (DESIGN.md §4). Only `next`, `current` and `previous` keys
+/// Every state a key passes through in the key service (docs/design.md §4). Only `next`, `current` and `previous` keys
 /// are in the distributed keyring; `retired` and `revoked` keys are kept as history.
 public enum KeyLifecycleStatus: String, Codable, Sendable, CaseIterable {
     /// Published ahead of use: verifies, does not sign.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The keyring's wire format (DESIGN.md §5): `{"version", "current_kid", "keys":[JWK]}` where each JWK is an RFC 7517
+/// The keyring's wire format (docs/design.md §5): `{"version", "current_kid", "keys":[JWK]}` where each JWK is an RFC 7517
 /// octet key (`kty` `oct`, `k` base64url without padding, `alg` `HS256`, `use` `sig`) plus `status` and RFC 3339
 /// timestamps, so that any JOSE library can load the keys.
 extension Keyring {

@@ -4,7 +4,7 @@
 /// at most ``maximumVerifyingKeys`` keys. The pre-keyed verification set and signing key are built once here, so
 /// the request path only reads them.
 public struct Keyring: Sendable {
-    /// Most keys that verify at once (DESIGN.md §5: a rotation beyond it is `keyring_full`).
+    /// Most keys that verify at once (docs/design.md §5: a rotation beyond it is `keyring_full`).
     public static let maximumVerifyingKeys = 32
 
     /// Why a keyring was refused.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where a key stands in its lifecycle while it is in the keyring (DESIGN.md §4).
+/// Where a key stands in its lifecycle while it is in the keyring (docs/design.md §4).
 public enum KeyStatus: String, Codable, Sendable, CaseIterable {
     /// Published to verifiers ahead of use; verifies, does not sign.
     case next

@@ -1,4 +1,4 @@
-/// Every stable machine-readable error code AuthStack answers with (DESIGN.md §5), in one place.
+/// Every stable machine-readable error code AuthStack answers with (docs/design.md §5), in one place.
 ///
 /// The raw value is the `code` member of the problem+json body; clients switch on it, so a value never changes once
 /// released. Each code has one HTTP status and one title.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The claims of an AuthStack access token (DESIGN.md §2).
+/// The claims of an AuthStack access token (docs/design.md §2).
 public struct AccessTokenClaims: Sendable, Equatable {
     /// `iss`: the configured issuer.
     public var issuer: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Issues AuthStack access tokens: HS256 JWS compact, header `{"alg":"HS256","typ":"at+jwt","kid":…}` (DESIGN.md §2).
+/// Issues AuthStack access tokens: HS256 JWS compact, header `{"alg":"HS256","typ":"at+jwt","kid":…}` (docs/design.md §2).
 public struct AccessTokenSigner: Sendable {
     /// Default access-token lifetime: 15 minutes.
     public static let defaultTimeToLive: Double = 15 * 60

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// Verifies AuthStack access tokens exactly as DESIGN.md §2 specifies; the one verifier every service uses.
+/// Verifies AuthStack access tokens exactly as docs/design.md §2 specifies; the one verifier every service uses.
 ///
 /// Written by hand on swift-crypto's HMAC rather than on jwt-kit: jwt-kit's `JWTKeyCollection.verify` costs ≈ 30 µs
 /// per token here (an actor hop plus Foundation `JSONDecoder`), checks no claim by itself, and falls back to a default

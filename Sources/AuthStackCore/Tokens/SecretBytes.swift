@@ -1,7 +1,7 @@
 /// Secret key material that never prints itself.
 ///
 /// `description`, `debugDescription` and reflection all show `<redacted>`, so a secret that ends up in a log
-/// interpolation, an error or a `dump` leaks nothing (DESIGN.md §4, §10).
+/// interpolation, an error or a `dump` leaks nothing (docs/design.md §4, §10).
 public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The raw bytes. Read them only to key a MAC, encrypt them, or serialise the keyring for an authenticated client.
     public let bytes: [UInt8]

@@ -1,7 +1,7 @@
 /// Why an access token was rejected.
 ///
 /// The precise reason is for tests, logs and metrics; clients only ever see ``problemCode``: `invalid_token`, or
-/// `token_expired` for a token that passed every check except `exp` (DESIGN.md §2).
+/// `token_expired` for a token that passed every check except `exp` (docs/design.md §2).
 public enum TokenRejection: Error, Equatable, Sendable {
     /// Longer than the policy's maximum length.
     case tooLong

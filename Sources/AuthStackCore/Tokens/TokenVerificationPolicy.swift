@@ -1,4 +1,4 @@
-/// What a verifier requires of an access token beyond its signature (DESIGN.md §2).
+/// What a verifier requires of an access token beyond its signature (docs/design.md §2).
 public struct TokenVerificationPolicy: Sendable, Equatable {
     /// Longest accepted compact token, in bytes (8 KiB).
     public static let defaultMaximumLength = 8192

@@ -8,7 +8,7 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 
-/// Keeps an in-memory keyring current by long-polling the key service (DESIGN.md §4 "Distribution").
+/// Keeps an in-memory keyring current by long-polling the key service (docs/design.md §4 "Distribution").
 ///
 /// - `run()` (a ServiceLifecycle `Service`) fetches the keyring, then long-polls `GET /v1/keyring?wait=`
 ///   with `If-None-Match`, so a rotation or revocation arrives as soon as the key service answers it.

@@ -1,7 +1,7 @@
 import AuthStackCore
 import Foundation
 
-/// How a service reaches the key service and follows its keyring (DESIGN.md §4 "Distribution").
+/// How a service reaches the key service and follows its keyring (docs/design.md §4 "Distribution").
 ///
 /// Environment, for a service whose prefix is `NOTES` (identity uses `IDENTITY`):
 /// `NOTES_KEYS_URL` (default `http://127.0.0.1:8083`), `NOTES_KEYS_TOKEN_FILE` (default

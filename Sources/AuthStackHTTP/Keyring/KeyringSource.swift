@@ -13,7 +13,7 @@ public final class KeyringSnapshot: Sendable {
     }
 }
 
-/// Where the verifier and the signer get their keys (DESIGN.md §4 "Distribution").
+/// Where the verifier and the signer get their keys (docs/design.md §4 "Distribution").
 ///
 /// `current()` is on every request's path and must not take a lock or hop to an actor;
 /// `refreshForUnknownKeyID()` runs only when a token names a kid that is not held.

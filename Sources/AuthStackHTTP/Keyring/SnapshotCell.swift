@@ -6,7 +6,7 @@ import Synchronization
 /// A read takes neither a lock nor an actor hop: it loads one atomic generation number and, when the
 /// calling thread has already seen that generation, returns the reference cached in a thread-local
 /// slot. Only the first read on each thread after a replacement takes the mutex, once. This is the
-/// keyring's hot path (DESIGN.md §4: the verifier reads the current keys on every request), and it
+/// keyring's hot path (docs/design.md §4: the verifier reads the current keys on every request), and it
 /// stays free of shared writes, so readers on different cores never contend for a cache line.
 ///
 /// Memory safety does not depend on timing: every cached value is a strong reference, so a replaced

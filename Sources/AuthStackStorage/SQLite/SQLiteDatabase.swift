@@ -2,7 +2,7 @@ import AuthStackStorage
 import Foundation
 import GRDB
 
-/// How every service opens its embedded database (DESIGN.md §7): one SQLite file in WAL mode through GRDB's
+/// How every service opens its embedded database (docs/design.md §7): one SQLite file in WAL mode through GRDB's
 /// `DatabasePool` (readers in parallel with the one writer), a 5 s busy timeout, migrations at start-up.
 public enum SQLiteDatabase {
     /// Opens the database at `path`, creating it and its directory if needed, and applies the migrations that have

@@ -1,7 +1,7 @@
 import AuthStackCore
 import Crypto
 
-/// What a key-service client may do (DESIGN.md §5).
+/// What a key-service client may do (docs/design.md §5).
 enum ClientRole: String, Sendable {
     /// Reads the keyring (notes).
     case verifier

@@ -27,7 +27,7 @@ public enum KeyLifecycleError: Error, Equatable, Sendable {
     case keyNotFound
 }
 
-/// Every decision of the key lifecycle (DESIGN.md §4) as a pure function of `now` and the keys: no clock, no I/O, no
+/// Every decision of the key lifecycle (docs/design.md §4) as a pure function of `now` and the keys: no clock, no I/O, no
 /// randomness. The key service asks it what to do and applies the answer; tests drive it with a fixed clock.
 ///
 /// The policy also repairs whatever state a crash between two steps can leave (no `current`, no `next`, two
@@ -45,7 +45,7 @@ public struct KeyLifecyclePolicy: Sendable {
         /// Most keys that verify at once.
         public var maximumVerifyingKeys: Int
 
-        /// The defaults of DESIGN.md §4 and §5.
+        /// The defaults of docs/design.md §4 and §5.
         public init(rotationInterval: Double = 86_400, publishLead: Double = 120, retention: Double = 930, maximumVerifyingKeys: Int = 32) {
             self.rotationInterval = rotationInterval
             self.publishLead = publishLead

@@ -3,7 +3,7 @@ import Foundation
 import Prometheus
 import ServiceLifecycle
 
-/// Exports the served keyring's version and the age of its `current` key (DESIGN.md §9), refreshed
+/// Exports the served keyring's version and the age of its `current` key (docs/design.md §9), refreshed
 /// once a second and at once when the keyring changes. An age far above the rotation interval means
 /// scheduled rotation has stalled.
 struct KeyringMetricsReporter: Service {

@@ -13,7 +13,7 @@ struct PublishedKeyring: Sendable, Equatable {
     let body: [UInt8]
 }
 
-/// Holds the published keyring and wakes long-polling clients when it changes (DESIGN.md §5 `?wait=`).
+/// Holds the published keyring and wakes long-polling clients when it changes (docs/design.md §5 `?wait=`).
 actor KeyringPublication {
     private(set) var current: PublishedKeyring
     private var waiters: [UUID: CheckedContinuation<PublishedKeyring?, Never>] = [:]

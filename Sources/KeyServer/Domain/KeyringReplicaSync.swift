@@ -2,7 +2,7 @@ import AuthStackCore
 import Logging
 import ServiceLifecycle
 
-/// Brings changes that other key-service replicas commit to this replica's long-pollers (DESIGN.md §9: every
+/// Brings changes that other key-service replicas commit to this replica's long-pollers (docs/design.md §9: every
 /// verifier holds a new keyring within 2 s of the rotation's answer).
 ///
 /// It polls the stored keyring version every `interval` (default 250 ms) and publishes the keyring when the version

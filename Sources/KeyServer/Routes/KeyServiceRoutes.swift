@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import ServiceLifecycle
 
-/// The internal API of DESIGN.md §5: `/v1/keyring` for clients, `/v1/keys…` for admins. Authentication and role are
+/// The internal API of docs/design.md §5: `/v1/keyring` for clients, `/v1/keys…` for admins. Authentication and role are
 /// checked before anything else, so a wrong role is 403 even for an unknown kid.
 struct KeyServiceRoutes: Sendable {
     let manager: KeyManager

@@ -4,7 +4,7 @@ import AuthStackStorage
 import Foundation
 import PostgresNIO
 
-/// ``KeyStore`` on PostgreSQL, for several key-service replicas sharing one database (DESIGN.md §7).
+/// ``KeyStore`` on PostgreSQL, for several key-service replicas sharing one database (docs/design.md §7).
 ///
 /// `transact` starts by locking the single `keyring_state` row (`SELECT … FOR UPDATE`): concurrent transactions, in
 /// this process or another replica, queue on it, and each reads the keys only after the one before it committed

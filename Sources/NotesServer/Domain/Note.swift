@@ -1,6 +1,6 @@
 import AuthStackCore
 
-/// One user's note (DESIGN.md §5), as stored and as answered.
+/// One user's note (docs/design.md §5), as stored and as answered.
 struct Note: Sendable, Equatable {
     /// Opaque, unguessable, URL-safe: see ``NoteID``.
     var id: String

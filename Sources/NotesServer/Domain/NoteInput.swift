@@ -43,7 +43,7 @@ extension JSONStringMember {
     }
 }
 
-/// The rules a note's fields follow (DESIGN.md §5), checked the same way on create and update.
+/// The rules a note's fields follow (docs/design.md §5), checked the same way on create and update.
 enum NoteRules {
     /// Longest title, in Unicode code points (not bytes, not grapheme clusters).
     static let maximumTitleLength = 200

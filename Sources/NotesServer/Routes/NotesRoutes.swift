@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// The notes API of DESIGN.md §5: `GET/POST /notes`, `GET/PATCH/DELETE /notes/{id}`.
+/// The notes API of docs/design.md §5: `GET/POST /notes`, `GET/PATCH/DELETE /notes/{id}`.
 ///
 /// Every route runs behind the bearer check and receives the verified `sub` as the owner; handlers have no other way
 /// to name an owner, so no route can forget isolation. Another owner's note is 404 `note_not_found` exactly like one

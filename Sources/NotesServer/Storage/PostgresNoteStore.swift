@@ -3,7 +3,7 @@ import AuthStackHTTP
 import AuthStackStorage
 import PostgresNIO
 
-/// ``NoteStore`` on PostgreSQL, shared by notes-service replicas (DESIGN.md §7). Same contract and same rows as
+/// ``NoteStore`` on PostgreSQL, shared by notes-service replicas (docs/design.md §7). Same contract and same rows as
 /// ``SQLiteNoteStore``: times are `bigint` microseconds (SQLite's `INTEGER`), so notes, their order and cursors are the
 /// same on both backends. Each method is one `READ COMMITTED` transaction; where SQLite has its single writer, this
 /// store locks:
