@@ -30,31 +30,24 @@ them); the run goes on without it.
 """
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "peers"))
+sys.path[:0] = [os.path.join(HERE, "peers"), os.path.join(os.path.dirname(HERE), "scripts")]
 sys.dont_write_bytecode = True  # no __pycache__ left in the work tree
 import peers  # noqa: E402  (Benchmarks/peers/peers.py)
+from stacklib import Failure, Services, free_port, jwt_claims, read_token  # noqa: E402  (scripts/stacklib.py)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid):
@@ -111,69 +104,6 @@ def tree_memory_mib(root):
     return rss, pss
 
 
-class Stack:
-    def __init__(self, binaries, work):
-        self.binaries, self.work = binaries, work
-        self.ports = {"keys": free_port(), "identity": free_port(), "notes": free_port()}
-        self.processes, self.ready = {}, {}
-
-    def environment(self, name):
-        w, p = self.work, self.ports
-        common = {"LOG_LEVEL": "warning", "IDENTITY_ACCESS_TTL": "3600",
-                  # Every request comes from 127.0.0.1: the per-address limits would measure the throttle, not the path.
-                  "IDENTITY_SIGNUPS_PER_IP_PER_MINUTE": "10000000", "IDENTITY_REFRESHES_PER_IP_PER_MINUTE": "10000000",
-                  "IDENTITY_LOGIN_FAILURES_PER_IP": "10000000"}
-        own = {
-            "keys": {"KEYS_PORT": p["keys"], "KEYS_DATABASE_PATH": f"{w}/keys.sqlite", "KEYS_SECRETS_DIR": f"{w}/keys"},
-            "identity": {"IDENTITY_PORT": p["identity"], "IDENTITY_DATABASE_PATH": f"{w}/identity.sqlite",
-                         "IDENTITY_KEYS_URL": f"http://127.0.0.1:{p['keys']}", "IDENTITY_KEYS_TOKEN_FILE": f"{w}/keys/identity.token"},
-            "notes": {"NOTES_PORT": p["notes"], "NOTES_DATABASE_PATH": f"{w}/notes.sqlite",
-                      "NOTES_KEYS_URL": f"http://127.0.0.1:{p['keys']}", "NOTES_KEYS_TOKEN_FILE": f"{w}/keys/notes.token"},
-        }[name]
-        return dict(os.environ, **common, **{k: str(v) for k, v in own.items()})
-
-    def start(self, name, binary):
-        log = open(f"{self.work}/{name}.log", "ab")
-        started = time.monotonic()
-        process = subprocess.Popen([f"{self.binaries}/{binary}"], env=self.environment(name), stdout=log, stderr=log)
-        self.processes[name] = process
-        while time.monotonic() - started < 30:
-            try:
-                if self.call(name, "GET", "/readyz")[0] == 200:
-                    self.ready[name] = time.monotonic() - started
-                    return
-            except OSError:
-                pass
-            if process.poll() is not None:
-                sys.exit(f"bench: {name} exited during start-up; see {self.work}/{name}.log")
-            time.sleep(0.005)
-        sys.exit(f"bench: {name} not ready within 30 s")
-
-    def call(self, name, method, path, body=None, token=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.ports[name], timeout=30)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        connection.close()
-        return response.status, (json.loads(raw) if raw else {})
-
-    def pid(self, name):
-        return self.processes[name].pid
-
-    def stop(self):
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
 def wrk(url, script, duration, connections, env):
     command = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", f"{HERE}/wrk/{script}", url]
     result = subprocess.run(command, env=dict(os.environ, WRK_LUA_DIR=f"{HERE}/wrk", **env), capture_output=True, text=True)
@@ -205,19 +135,13 @@ class Server:
         return sorted(self.rounds, key=lambda f: f["rps"])[len(self.rounds) // 2]
 
 
-def keyring_document(stack, work):
+def keyring_document(stack):
     """The keyring as the key service publishes it, fetched like the notes service does (GET /v1/keyring with its
     verifier-role client token, keys/notes.token from `authctl init`): the peers verify with the same keys."""
-    with open(f"{work}/keys/notes.token") as f:
-        token = f.read().strip()
-    connection = http.client.HTTPConnection("127.0.0.1", stack.ports["keys"], timeout=10)
-    connection.request("GET", "/v1/keyring", headers={"Authorization": f"Bearer {token}"})
-    response = connection.getresponse()
-    raw = response.read()
-    connection.close()
-    if response.status != 200:
-        sys.exit(f"bench: the key service answered {response.status} to GET /v1/keyring")
-    return raw
+    answer = stack.call("keys", "GET", "/v1/keyring", token=read_token(stack.keys_dir, "notes"), timeout=10)
+    if answer.status != 200:
+        sys.exit(f"bench: the key service answered {answer.status} to GET /v1/keyring")
+    return answer.raw
 
 
 def start_peer(peer, work, files):
@@ -289,9 +213,9 @@ def compare_get_notes(stack, work, access, selected, duration, connections, warm
     status, body = peers.get_notes(ours.port, access)
     page = json.loads(body)
     assert status == 200 and len(page["notes"]) == 3 and page["next_cursor"] is None, (status, body)
-    keyring_raw = keyring_document(stack, work)
+    keyring_raw = keyring_document(stack)
     keyring = json.loads(keyring_raw)
-    subject = json.loads(peers.unb64(access.split(".")[1]))["sub"]
+    subject = jwt_claims(access)["sub"]
     files = {"keyring": f"{work}/peers/keyring.json", "notes": f"{work}/peers/notes.json", "body": body}
     os.makedirs(f"{work}/peers", mode=0o700)
     with open(os.open(files["keyring"], os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
@@ -390,20 +314,23 @@ def main():
         print(f"bench: not installed, so reported as such: {'; '.join(missing)}. `{peers.SETUP}` installs them.",
               file=sys.stderr)
     work = tempfile.mkdtemp(prefix="authstack-bench-")
-    stack = Stack(binaries, work)
+    stack = Services(binaries, work, timeout=30, IDENTITY_ACCESS_TTL=3600,
+                     # Every request comes from 127.0.0.1: the per-address limits would measure the throttle, not the path.
+                     IDENTITY_SIGNUPS_PER_IP_PER_MINUTE=10000000, IDENTITY_REFRESHES_PER_IP_PER_MINUTE=10000000,
+                     IDENTITY_LOGIN_FAILURES_PER_IP=10000000)
     try:
-        subprocess.run([f"{binaries}/authctl", "init", "--keys-dir", f"{work}/keys"], check=True, stdout=subprocess.DEVNULL)
-        for name, binary in (("keys", "key-service"), ("identity", "identity-service"), ("notes", "notes-service")):
-            stack.start(name, binary)
+        stack.init()
+        for name in ("keys", "identity", "notes"):
+            stack.start(name, limit=30, poll=0.005)  # polled every 5 ms: the start-to-ready figure
         time.sleep(1)
         idle = {name: rss_mib(stack.pid(name)) for name in stack.processes}
 
         password = "benchmark password"
-        status, tokens = stack.call("identity", "POST", "/signup", {"username": "bench", "password": password})
-        assert status == 201, status
-        access = tokens["access_token"]
+        answer = stack.call("identity", "POST", "/signup", body={"username": "bench", "password": password})
+        assert answer.status == 201, answer.status
+        access = answer.document()["access_token"]
         for i in range(3):
-            assert stack.call("notes", "POST", "/notes", {"title": f"note {i}", "body": "seed"}, token=access)[0] == 201
+            assert stack.call("notes", "POST", "/notes", body={"title": f"note {i}", "body": "seed"}, token=access).status == 201
 
         d, c = arguments.duration, arguments.connections
         # First, while the user has exactly 3 notes: GET /notes of the notes service and of its peers.
@@ -415,7 +342,7 @@ def main():
             hashes = []
             for _ in range(7):
                 started = time.monotonic()
-                assert stack.call("identity", "POST", "/login", {"username": "bench", "password": password})[0] == 200
+                assert stack.call("identity", "POST", "/login", body={"username": "bench", "password": password}).status == 200
                 hashes.append(time.monotonic() - started)
             one_login = sorted(hashes)[len(hashes) // 2]
 
@@ -426,15 +353,15 @@ def main():
                 path = f"{work}/{prefix}.tokens"
                 with open(path, "w") as f:
                     for _ in range(count):
-                        status, data = stack.call("identity", "POST", "/login", {"username": "bench", "password": password})
-                        assert status == 200, status
-                        f.write(data["refresh_token"] + "\n")
+                        answer = stack.call("identity", "POST", "/login", body={"username": "bench", "password": password})
+                        assert answer.status == 200, answer.status
+                        f.write(answer.document()["refresh_token"] + "\n")
                 return path
 
             results["POST /refresh"] = measure(stack, "identity", f"{identity_url}/refresh", "post-refresh.lua", d, c,
                                                {"WRK_TOKENS_FILE": refresh_tokens(c + 2, "refresh")})
             for i in range(16):
-                assert stack.call("identity", "POST", "/signup", {"username": f"login-{i}", "password": password})[0] == 201
+                assert stack.call("identity", "POST", "/signup", body={"username": f"login-{i}", "password": password}).status == 201
             login_env = {"WRK_USERNAME": "login", "WRK_PASSWORD": password, "WRK_ACCOUNTS": "16"}
             results["POST /login"] = measure(stack, "identity", f"{identity_url}/login", "post-login.lua", d, 8, login_env)
 
@@ -478,6 +405,8 @@ def main():
             versions = list(dict.fromkeys(peer.versions() for peer in selected if not peer.missing()))
             if versions:
                 print("\nPeers: " + "; ".join(versions) + ".")
+    except Failure as failure:  # a service did not start
+        sys.exit(f"bench: {failure}")
     finally:
         stack.stop()
         shutil.rmtree(work, ignore_errors=True)

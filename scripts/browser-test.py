@@ -18,18 +18,13 @@ run is bounded (90 s). Run it through scripts/browser-test.sh, which provides th
 """
 
 import argparse
-import json
 import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 
 from selenium import webdriver
@@ -38,85 +33,34 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree
+from stacklib import AuthctlUp, Failure, call, check  # noqa: E402  (scripts/stacklib.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACCESS_TTL = 5          # seconds; the identity service's minimum is anything above 0
 DEADLINE = 90           # seconds for the whole run
 PASSWORD = "correct horse battery staple"
 
 
-class Failure(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    """`authctl up` in a temp directory, on free ports."""
+class Stack(AuthctlUp):
+    """`authctl up` in a temp directory, on free ports: a short access-token TTL with no leeway, Secure cookies."""
 
     def __init__(self, bin_dir):
-        self.work = tempfile.mkdtemp(prefix="browser-test-")
-        self.log_path = os.path.join(self.work, "up.log")
-        self.ports = {name: free_port() for name in ("identity", "notes", "keys", "gateway")}
-        self.origin = f"http://127.0.0.1:{self.ports['gateway']}"
-        self.identity = f"http://127.0.0.1:{self.ports['identity']}"
-        env = dict(os.environ, IDENTITY_ACCESS_TTL=str(ACCESS_TTL), IDENTITY_LEEWAY="0", NOTES_LEEWAY="0",
-                   IDENTITY_SCRYPT_LOG_N="14")
-        command = [os.path.join(bin_dir, "authctl"), "up", "--bin-dir", bin_dir, "--secure-cookies", "--log-level", "warning",
-                   "--keys-dir", os.path.join(self.work, "keys"), "--data-dir", os.path.join(self.work, "data")]
-        for name, port in self.ports.items():
-            command += [f"--{name}-port", str(port)]
-        self.log = open(self.log_path, "w")
         # The repository root as working directory: authctl finds web/ there.
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_until_up(self, seconds):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            with open(self.log_path) as log:
-                if "AuthStack is up" in log.read():
-                    return
-            check(self.process.poll() is None, "authctl up exited during start-up")
-            time.sleep(0.1)
-        raise Failure(f"the stack was not up within {seconds} s")
+        super().__init__(bin_dir, ["--secure-cookies", "--log-level", "warning"], cwd=ROOT, prefix="browser-test-",
+                         environment=dict(IDENTITY_ACCESS_TTL=ACCESS_TTL, IDENTITY_LEEWAY=0, NOTES_LEEWAY=0,
+                                          IDENTITY_SCRYPT_LOG_N=14))
+        self.origin = self.urls["gateway"]
 
     def refreshes(self, outcome):
         """identity_refreshes_total{outcome=…} from the identity service's metrics."""
-        with urllib.request.urlopen(self.identity + "/metrics", timeout=5) as response:
-            text = response.read().decode()
-        match = re.search(r'^identity_refreshes_total\{outcome="%s"\} (\S+)$' % outcome, text, re.M)
+        answer = call(self.ports["identity"], "GET", "/metrics", timeout=5)
+        check(answer.status == 200, f"identity /metrics answered {answer}")
+        match = re.search(r'^identity_refreshes_total\{outcome="%s"\} (\S+)$' % outcome, answer.raw.decode(), re.M)
         return float(match.group(1)) if match else 0.0
 
     def post(self, path, body):
-        request = urllib.request.Request(self.origin + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-    def tail(self, lines=30):
-        with open(self.log_path) as log:
-            return "".join(log.readlines()[-lines:])
-
-    def remove(self):
-        shutil.rmtree(self.work, ignore_errors=True)
+        return call(self.ports["gateway"], "POST", path, body=body).status
 
 
 def make_driver(profile):
@@ -361,8 +305,9 @@ def main():
     try:
         with steps.step("start authctl up (short access-token TTL, Secure cookies) and Chromium"):
             stack = Stack(bin_dir)
+            stack.start()
             driver = make_driver(profile)
-            stack.wait_until_up(60)
+            stack.wait_until_up(60, poll=0.1)
         run(stack, driver, steps, arguments.screenshot)
         signal.alarm(0)
         steps.report()

@@ -11,14 +11,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV="$ROOT/.venv-browser"
-REQUIREMENTS="$ROOT/scripts/browser-requirements.txt"
+step() { echo "browser-test: $*"; }
 
-STAMP="$VENV/.requirements.sha256"
-WANTED=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "$WANTED" ]]; then
-    echo "browser-test: installing the pinned Selenium into .venv-browser/"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    echo "$WANTED" >"$STAMP"
-fi
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
+pinned_venv "$VENV" "$ROOT/scripts/browser-requirements.txt" || exit 1
 exec "$VENV/bin/python" "$ROOT/scripts/browser-test.py" "$@"

@@ -63,8 +63,9 @@ step "checking the Postman collection against them"
 "$VENV/bin/python" "$ROOT/scripts/check-postman.py" || fail "the Postman collection does not match the OpenAPI documents"
 
 # --- the stack ---------------------------------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+STACKLIB="$ROOT/scripts/stacklib.py"   # free ports, waiting for authctl up
+PORTS=$(python3 "$STACKLIB" free-ports 4)
+read -r IDENTITY_PORT NOTES_PORT KEYS_PORT GATEWAY_PORT <<<"$PORTS"
 ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
 
 step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT"
@@ -73,12 +74,7 @@ step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT"
 IDENTITY_SCRYPT_LOG_N=14 "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
     --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
 UP_PID=$!
-for _ in $(seq 1 600); do
-    grep -q "AuthStack is up" "$LOG" && break
-    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during start-up"
-    sleep 0.2
-done
-grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up within 120 s"
+python3 "$STACKLIB" wait-up "$LOG" "$UP_PID" 120 || fail "the stack did not come up"
 
 # The user of the documents' examples, so that the examples phase logs in for real; its access token authorises
 # every bearer operation of identity and notes (logout and session deletion leave access tokens valid until exp).

@@ -11,6 +11,7 @@ set -euo pipefail
 
 BIN=${1:-.build/debug}
 BIN=$(cd "$BIN" && pwd)
+STACKLIB="$(dirname "$0")/stacklib.py"   # free ports, waiting for authctl up, the kid of a token
 WORK=$(mktemp -d)
 LOG="$WORK/up.log"
 UP_PID=""
@@ -32,8 +33,8 @@ step() { echo "e2e: $*"; }
 # json FILE EXPR — a field of a JSON document (python3 is everywhere CI and developers are).
 json() { python3 -c 'import json,sys; v=eval("d"+sys.argv[2], {"d": json.load(open(sys.argv[1]))}); print("null" if v is None else v)' "$1" "$2"; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-IDENTITY_PORT=$(free_port); NOTES_PORT=$(free_port); KEYS_PORT=$(free_port); GATEWAY_PORT=$(free_port)
+PORTS=$(python3 "$STACKLIB" free-ports 4)
+read -r IDENTITY_PORT NOTES_PORT KEYS_PORT GATEWAY_PORT <<<"$PORTS"
 ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 
@@ -48,17 +49,17 @@ header() { grep -i "^$1:" "$WORK/headers" | head -1 | cut -d' ' -f2- | tr -d '\r
 code() { json "$WORK/body" '["code"]'; }
 expect_code() { [[ "$(code)" == "$1" ]] || fail "expected problem code $1, got $(code)"; }
 
+# up [VARIABLE=value…] — authctl up in the background ($UP_PID) on the ports above, its keys and data in $WORK, its
+# output in $LOG; returns once it says it is up, non-zero (saying why) if it exits first or is not up within 120 s.
+up() {
+    env "$@" "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
+        --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
+    UP_PID=$!
+    python3 "$STACKLIB" wait-up "$LOG" "$UP_PID" 120
+}
+
 step "starting authctl up on ports $IDENTITY_PORT/$NOTES_PORT/$KEYS_PORT, gateway $GATEWAY_PORT"
-IDENTITY_ACCESS_TTL=10 IDENTITY_REFRESH_GRACE=3 NOTES_LEEWAY=0 IDENTITY_SCRYPT_LOG_N=14 \
-    "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
-UP_PID=$!
-for _ in $(seq 1 600); do
-    grep -q "AuthStack is up" "$LOG" && break
-    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during start-up"
-    sleep 0.2
-done
-grep -q "AuthStack is up" "$LOG" || fail "the stack did not come up within 120 s"
+up IDENTITY_ACCESS_TTL=10 IDENTITY_REFRESH_GRACE=3 NOTES_LEEWAY=0 IDENTITY_SCRYPT_LOG_N=14 || fail "the stack did not come up"
 [[ -f "$WORK/keys/master.key" && -f "$WORK/keys/admin.token" ]] || fail "authctl up did not generate the secrets"
 
 step "signup, duplicate signup, login, wrong password"
@@ -136,7 +137,7 @@ KID=""
 for _ in $(seq 1 20); do
     request POST "$ID/refresh" 200 -H 'Content-Type: application/json' -d "{\"refresh_token\":\"$(json "$WORK/rotation.json" '["refresh_token"]')\"}"
     cp "$WORK/body" "$WORK/rotation.json"
-    KID=$(python3 -c 'import base64,json,sys; h=sys.argv[1].split(".")[0]; print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["kid"])' "$(json "$WORK/body" '["access_token"]')")
+    KID=$(python3 "$STACKLIB" kid "$(json "$WORK/body" '["access_token"]')")
     [[ "$KID" == "$NEW_KID" ]] && break
     sleep 0.1
 done
@@ -185,15 +186,7 @@ for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT" "$GATEWAY_PORT"; do
     if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then fail "a service still answers on port $port after authctl up stopped"; fi
 done
 step "no orphans: SIGKILL authctl up, its services stop on their own"
-"$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-    --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
-UP_PID=$!
-for _ in $(seq 1 600); do
-    grep -q "AuthStack is up" "$LOG" && break
-    kill -0 "$UP_PID" 2>/dev/null || fail "authctl up exited during its second start-up"
-    sleep 0.2
-done
-grep -q "AuthStack is up" "$LOG" || { ps -o pid,stat,etime,cmd -p "$UP_PID" >&2 || true; fail "the stack did not come up a second time (same data and keys)"; }
+up || { ps -o pid,stat,etime,cmd -p "$UP_PID" >&2 || true; fail "the stack did not come up a second time (same data and keys)"; }
 request GET "$NOTES/notes" 401   # the notes database and keys survived the restart; the service answers
 kill -KILL "$UP_PID"; wait "$UP_PID" 2>/dev/null || true
 UP_PID=""

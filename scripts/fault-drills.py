@@ -16,40 +16,23 @@
 Prints each drill's figures; exits 1 at the first broken promise. Standard library only; loopback only.
 """
 
-import base64
 import http.client
-import json
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree
+from stacklib import Failure, Services, kid_of, read_token  # noqa: E402  (scripts/stacklib.py)
+
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug")
 WORK = tempfile.mkdtemp(prefix="authstack-faults-")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORTS = {"keys": free_port(), "identity": free_port(), "notes": free_port()}
-ENV = dict(os.environ, LOG_LEVEL="warning", IDENTITY_SCRYPT_LOG_N="12", IDENTITY_SIGNUPS_PER_IP_PER_MINUTE="100000",
-           IDENTITY_REFRESHES_PER_IP_PER_MINUTE="1000000")
-SERVICES = {
-    "keys": ("key-service", {"KEYS_PORT": PORTS["keys"], "KEYS_DATABASE_PATH": f"{WORK}/keys.sqlite", "KEYS_SECRETS_DIR": f"{WORK}/keys"}),
-    "identity": ("identity-service", {"IDENTITY_PORT": PORTS["identity"], "IDENTITY_DATABASE_PATH": f"{WORK}/identity.sqlite",
-                                      "IDENTITY_KEYS_URL": f"http://127.0.0.1:{PORTS['keys']}", "IDENTITY_KEYS_TOKEN_FILE": f"{WORK}/keys/identity.token"}),
-    "notes": ("notes-service", {"NOTES_PORT": PORTS["notes"], "NOTES_DATABASE_PATH": f"{WORK}/notes.sqlite",
-                                "NOTES_KEYS_URL": f"http://127.0.0.1:{PORTS['keys']}", "NOTES_KEYS_TOKEN_FILE": f"{WORK}/keys/notes.token"}),
-}
-processes = {}
+SERVICES = Services(BIN, WORK, IDENTITY_SCRYPT_LOG_N=12, IDENTITY_SIGNUPS_PER_IP_PER_MINUTE=100000,
+                    IDENTITY_REFRESHES_PER_IP_PER_MINUTE=1000000)
+processes = SERVICES.processes
 
 
 def fail(message):
@@ -59,48 +42,22 @@ def fail(message):
 
 
 def start(name):
-    binary, variables = SERVICES[name]
-    env = dict(ENV, **{k: str(v) for k, v in variables.items()})
-    log = open(f"{WORK}/{name}.log", "ab")
-    processes[name] = subprocess.Popen([f"{BIN}/{binary}"], env=env, stdout=log, stderr=log)
-    started = time.monotonic()
-    while time.monotonic() - started < 60:
-        try:
-            if call(name, "GET", "/readyz")[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            pass
-        if processes[name].poll() is not None:
-            fail(f"{name} exited during start-up; see {WORK}/{name}.log")
-        time.sleep(0.05)
-    fail(f"{name} not ready within 60 s")
+    try:
+        return SERVICES.start(name)
+    except Failure as failure:
+        fail(str(failure))
 
 
 def stop_all():
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes.values():
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    SERVICES.stop()
 
 
-def call(name, method, path, body=None, token=None, timeout=10):
-    connection = http.client.HTTPConnection("127.0.0.1", PORTS[name], timeout=timeout)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = connection.getresponse()
-    raw = response.read()
-    connection.close()
+def call(name, method, path, body=None, token=None):
+    answer = SERVICES.call(name, method, path, body=body, token=token)
     try:
-        data = json.loads(raw) if raw else {}
+        return answer.status, answer.document()
     except ValueError:
-        fail(f"{method} {path} answered {response.status} with a body that is not JSON: {raw[:120]!r}")
-    return response.status, data
+        fail(f"{method} {path} answered {answer.status} with a body that is not JSON: {answer.raw[:120]!r}")
 
 
 class Ledger:
@@ -117,11 +74,6 @@ class Ledger:
     def answered(self, status):
         with self.lock:
             self.answers[status] = self.answers.get(status, 0) + 1
-
-
-def kid_of(token):
-    header = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
 
 
 def client(index, ledger, stop, prefix):
@@ -186,6 +138,19 @@ def run_load(seconds_before, action, clients=6, prefix="crash"):
     return ledger, result
 
 
+def stop_and_restart(name, down=0.0):
+    """SIGTERM to service `name`, `down` seconds with it gone, then its restart on the same port and database:
+    (exit status, seconds from SIGTERM to exit, seconds gone, seconds from the restart to ready)."""
+    process = processes[name]
+    process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    code = process.wait(30)
+    exited = time.monotonic()
+    time.sleep(down)
+    gone = time.monotonic() - exited
+    return code, exited - signalled, gone, start(name)
+
+
 def verify(ledger, label):
     missing_users = []
     for name, (password, _) in ledger.users.items():
@@ -217,7 +182,7 @@ def verify(ledger, label):
 
 
 def main():
-    subprocess.run([f"{BIN}/authctl", "init", "--keys-dir", f"{WORK}/keys"], check=True, stdout=subprocess.DEVNULL)
+    SERVICES.init()
     for name in ("keys", "identity", "notes"):
         start(name)
 
@@ -241,16 +206,7 @@ def main():
           f"answers {dict(sorted(ledger.answers.items()))}, {ledger.errors} connection errors while down", flush=True)
 
     # 2. Graceful stop of notes under load: in-flight requests complete, then the process exits 0.
-    def graceful():
-        process = processes["notes"]
-        process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        code = process.wait(30)
-        elapsed = time.monotonic() - started
-        restarted = start("notes")
-        return code, elapsed, restarted
-
-    ledger, (code, elapsed, restarted) = run_load(2, graceful, prefix="graceful")
+    ledger, (code, elapsed, _, restarted) = run_load(2, lambda: stop_and_restart("notes"), prefix="graceful")
     if code != 0:
         fail(f"graceful stop: notes exited {code} after SIGTERM")
     # 503 + Retry-After is the designed, clean refusal of a service that is starting (no keyring yet); any other 5xx is a bug.
@@ -262,18 +218,7 @@ def main():
           f"{ledger.errors} refused connections while down", flush=True)
     # 3. Key-service outage under load: nothing that identity or notes answers may fail while it is gone.
     outage_seconds = float(os.environ.get("KEY_OUTAGE_SECONDS", "30"))
-
-    def outage():
-        process = processes["keys"]
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(30)
-        stopped = time.monotonic()
-        time.sleep(outage_seconds)
-        down_for = time.monotonic() - stopped
-        restarted = start("keys")
-        return code, down_for, restarted
-
-    ledger, (code, down_for, restarted) = run_load(2, outage, prefix="outage")
+    ledger, (code, _, down_for, restarted) = run_load(2, lambda: stop_and_restart("keys", outage_seconds), prefix="outage")
     if code != 0:
         fail(f"key-service outage: the key service exited {code} after SIGTERM")
     failed = {status: count for status, count in ledger.answers.items() if status >= 400}
@@ -284,8 +229,7 @@ def main():
     answered = sum(ledger.answers.values())
 
     # The followers resume: a forced rotation reaches identity (it signs with the new kid) and notes (it accepts it).
-    with open(f"{WORK}/keys/admin.token") as file:
-        admin = file.read().strip()
+    admin = read_token(SERVICES.keys_dir, "admin")
     user, password = f"resume-{os.getpid()}", "password resume"
     status, _ = call("identity", "POST", "/signup", {"username": user, "password": password})
     if status != 201:

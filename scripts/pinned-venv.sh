@@ -1,4 +1,4 @@
-# Sourced by the check scripts that use tools from PyPI (check-openapi.sh, check-deploy.sh).
+# Sourced by the scripts that use tools from PyPI (check-openapi.sh, check-deploy.sh, browser-test.sh).
 #   pinned_venv VENV REQUIREMENTS     installs REQUIREMENTS (every version pinned) into the virtualenv VENV; it
 #                                     reinstalls only when the pins changed: a stamp holds the hash of the file last
 #                                     installed. Calls the script's `step` to say so; returns non-zero if pip fails.

@@ -26,20 +26,21 @@ Prints figures for each; exits 1 at the first broken promise, 2 when a tool is m
 stopped by PID at the end, however it ends. Standard library only; loopback only; about 40 s.
 """
 
-import base64
 import http.client
-import json
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no scripts/__pycache__ in the work tree
+import stacklib  # noqa: E402  (scripts/stacklib.py)
+from stacklib import Failure, check, free_port, kid_of, read_token, stop_processes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug"))
@@ -60,23 +61,8 @@ started_processes = []    # (label, Popen), stopped in reverse order
 cleanups = []             # callables run after the processes are stopped
 
 
-class Failure(Exception):
-    pass
-
-
 def say(message):
     print(f"scaled-topology: {message}", flush=True)
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(arguments, **kwargs):
@@ -99,18 +85,8 @@ def tool(name, candidates=()):
 # HTTP
 
 
-class Answer:
-    def __init__(self, status, headers, raw):
-        self.status = status
-        self.headers = headers
-        self.raw = raw
-
-    @property
-    def json(self):
-        try:
-            return json.loads(self.raw) if self.raw else {}
-        except ValueError:
-            return {}
+class Answer(stacklib.Answer):
+    """An answer through the test gateway, which names the replicas nginx tried."""
 
     @property
     def upstream(self):
@@ -122,32 +98,10 @@ class Answer:
         """The replica that answered: the last one tried."""
         return self.upstream.split(",")[-1].strip()
 
-    def __repr__(self):
-        return f"{self.status} {self.raw[:160]!r}"
 
-
-def call(port, method, path, body=None, token=None, headers=None, source=None, timeout=10, raw_body=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                            source_address=(source, 0) if source else None)
-    sent = dict(headers or {})
-    data = raw_body
-    if body is not None:
-        data = json.dumps(body).encode()
-    if data is not None:
-        sent.setdefault("Content-Type", "application/json")
-    if token:
-        sent["Authorization"] = f"Bearer {token}"
-    try:
-        connection.request(method, path, body=data, headers=sent)
-        response = connection.getresponse()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-    finally:
-        connection.close()
-
-
-def kid_of(token):
-    header = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"]
+def call(port, method, path, **options):
+    answer = stacklib.call(port, method, path, **options)
+    return Answer(answer.status, answer.headers, answer.raw)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -237,17 +191,10 @@ class Service:
         started_processes.append((self.label, self.process))
 
     def wait_ready(self, limit=60):
-        started = time.monotonic()
-        while time.monotonic() - started < limit:
-            try:
-                if call(self.port, "GET", "/readyz", timeout=2).status == 200:
-                    return time.monotonic() - started
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                raise Failure(f"{self.label} exited during start-up ({self.process.returncode}): {self.tail()}")
-            time.sleep(0.05)
-        raise Failure(f"{self.label} not ready within {limit} s: {self.tail()}")
+        try:
+            return stacklib.wait_ready(self.port, self.process, limit)
+        except Failure as failure:
+            raise Failure(f"{self.label} {failure}: {self.tail()}") from None
 
     def keyring_version(self):
         text = call(self.port, "GET", "/metrics", timeout=2).raw.decode()
@@ -310,31 +257,17 @@ http {{
         self.process = subprocess.Popen([self.nginx, "-p", self.directory + "/", "-c", self.config, "-g", "daemon off;"],
                                         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         started_processes.append(("nginx", self.process))
-        for _ in range(100):
-            try:
-                if call(self.port, "GET", "/healthz", timeout=1).status == 200:
-                    return
-            except OSError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise Failure(f"nginx did not start: {open(os.path.join(self.directory, 'error.log')).read()[-800:] if os.path.exists(os.path.join(self.directory, 'error.log')) else ''}")
+        try:
+            stacklib.wait_ready(self.port, self.process, limit=5, path="/healthz")
+        except Failure:
+            raise Failure(f"nginx did not start: {open(os.path.join(self.directory, 'error.log')).read()[-800:] if os.path.exists(os.path.join(self.directory, 'error.log')) else ''}") from None
 
     def __call__(self, method, path, **kwargs):
         return call(self.port, method, path, **kwargs)
 
 
 def stop_everything():
-    for label, process in reversed(started_processes):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for label, process in reversed(started_processes):
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_processes(process for _, process in reversed(started_processes))
     for cleanup in reversed(cleanups):
         cleanup()
     started_processes.clear()
@@ -346,8 +279,7 @@ def stop_everything():
 
 
 def check_routing(gateway, keys, keys_dir):
-    admin = open(os.path.join(keys_dir, "admin.token")).read().strip()
-    notes_token = open(os.path.join(keys_dir, "notes.token")).read().strip()
+    admin, notes_token = read_token(keys_dir, "admin"), read_token(keys_dir, "notes")
     version_before = call(keys.port, "GET", "/v1/keys", token=admin).json["version"]
     blocked = [("GET", "/v1/keyring", notes_token), ("GET", "/v1/keys", admin), ("POST", "/v1/keys/rotate?force=true", admin),
                ("GET", "/readyz", None), ("GET", "/metrics", None), ("GET", "/notes/a/b", None), ("GET", "/signupx", None)]
@@ -473,7 +405,7 @@ def propagation_times(services, arrived, what):
 
 
 def check_key_propagation(gateway, keys, identities, notes, keys_dir, name, password):
-    admin = open(os.path.join(keys_dir, "admin.token")).read().strip()
+    admin = read_token(keys_dir, "admin")
     old_access = login(gateway, name, password).json["access_token"]
     old_kid = kid_of(old_access)
     rotated = call(keys.port, "POST", "/v1/keys/rotate?force=true", token=admin)

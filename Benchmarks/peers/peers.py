@@ -7,17 +7,19 @@ from memory in the notes service's JSON shape. The notes service reads them from
 like the original Express app, keep them in memory. See README.md beside this file.
 """
 
-import base64
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "scripts"))
+from stacklib import b64url_decode, b64url_encode, call  # noqa: E402  (scripts/stacklib.py)
+
 VENV = os.path.join(HERE, ".venv")
 SETUP = "bash Benchmarks/peers/setup.sh"
 GOLANG_JWT = "/usr/share/gocode/src/github.com/golang-jwt/jwt"
@@ -174,14 +176,6 @@ def all_peers():
 # MARK: Self-check
 
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _json(value):
     return json.dumps(value, separators=(",", ":")).encode()
 
@@ -191,16 +185,16 @@ def hostile_tokens(token, keyring):
     the real token, a copy re-signed here must be accepted: that proves the forged variants below differ from a
     valid token only in what each one names."""
     header_segment, payload_segment, signature = token.split(".")
-    header, claims = json.loads(unb64(header_segment)), json.loads(unb64(payload_segment))
-    secrets = {key["kid"]: unb64(key["k"]) for key in keyring["keys"]}
+    header, claims = json.loads(b64url_decode(header_segment)), json.loads(b64url_decode(payload_segment))
+    secrets = {key["kid"]: b64url_decode(key["k"]) for key in keyring["keys"]}
     secret = secrets[header["kid"]]
     now = int(time.time())
 
     def signed(header_changes=None, claim_changes=None, drop=(), digest=hashlib.sha256):
         h = dict(header, **(header_changes or {}))
         c = {k: v for k, v in dict(claims, **(claim_changes or {})).items() if k not in drop}
-        signing_input = f"{_b64(_json(h))}.{_b64(_json(c))}"
-        return f"{signing_input}.{_b64(hmac.new(secret, signing_input.encode(), digest).digest())}"
+        signing_input = f"{b64url_encode(_json(h))}.{b64url_encode(_json(c))}"
+        return f"{signing_input}.{b64url_encode(hmac.new(secret, signing_input.encode(), digest).digest())}"
 
     # A character in the middle of the MAC: the last one also carries 2 unused bits, which lenient decoders ignore.
     flipped = signature[:10] + ("B" if signature[10] == "A" else "A") + signature[11:]
@@ -211,8 +205,8 @@ def hostile_tokens(token, keyring):
         ("the same claims re-signed by the harness", signed(), 200),
         ("no Authorization header", None, 401),
         ("MAC altered", f"{header_segment}.{payload_segment}.{flipped}", 401),
-        ("payload altered (other sub), MAC kept", f"{header_segment}.{_b64(_json(dict(claims, sub='someone-else')))}.{signature}", 401),
-        ("alg none, no MAC", f"{_b64(_json(dict(header, alg='none')))}.{payload_segment}.", 401),
+        ("payload altered (other sub), MAC kept", f"{header_segment}.{b64url_encode(_json(dict(claims, sub='someone-else')))}.{signature}", 401),
+        ("alg none, no MAC", f"{b64url_encode(_json(dict(header, alg='none')))}.{payload_segment}.", 401),
         ("alg HS512 with the same secret", signed({"alg": "HS512"}, digest=hashlib.sha512), 401),
         ("typ JWT", signed({"typ": "JWT"}), 401),
         ("kid not in the keyring", signed({"kid": unknown_kid}), 401),
@@ -228,13 +222,8 @@ def hostile_tokens(token, keyring):
 
 
 def get_notes(port, token):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", "/notes", headers={"Authorization": f"Bearer {token}"} if token is not None else {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    answer = call(port, "GET", "/notes", token=token)
+    return answer.status, answer.raw
 
 
 def self_check(port, token, keyring, expected_page, checks_tokens=True, problem_codes=False):
