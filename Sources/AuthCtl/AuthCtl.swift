@@ -9,6 +9,7 @@ import IdentityServer
 /// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
 @main
 struct AuthCtl: AsyncParsableCommand {
+    /// The root command's name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "authctl",
         abstract: "Administer an AuthStack deployment.",
@@ -18,6 +19,7 @@ struct AuthCtl: AsyncParsableCommand {
 
 /// `authctl init`: generate the stack's secrets in `keys/`.
 struct InitCommand: ParsableCommand {
+    /// `init`'s name and help.
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Generate keys/master.key and one key-service client token per client (identity, notes, admin), mode 0600.",
@@ -29,15 +31,19 @@ struct InitCommand: ParsableCommand {
             """
     )
 
+    /// `--keys-dir`: where the secrets go.
     @Option(name: .customLong("keys-dir"), help: "Directory for the secret files.")
     var keysDirectory = "keys"
 
+    /// `--force`: replace existing secrets.
     @Flag(help: "Overwrite existing secret files.")
     var force = false
 
+    /// `--compose`: secrets for docker compose.
     @Flag(help: "Prepare the secrets for docker compose: also postgres.password, existing secrets kept, files 0644 in a 0700 directory.")
     var compose = false
 
+    /// Writes the secrets and names each file written.
     func run() throws {
         let directory = SecretsDirectory(path: keysDirectory)
         let written: [String]
@@ -88,6 +94,7 @@ struct InitCommand: ParsableCommand {
 
 /// `authctl users …`: user administration.
 struct UsersCommand: AsyncParsableCommand {
+    /// `users`' name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "users",
         abstract: "Manage identity users.",
@@ -97,6 +104,7 @@ struct UsersCommand: AsyncParsableCommand {
 
 /// `authctl users import FILE`: bring users over from the original Express app.
 struct ImportUsersCommand: AsyncParsableCommand {
+    /// `import`'s name and help.
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import users exported from the original Express app: a JSON array of {\"id\", \"username\", \"password\"} with bcrypt hashes.",
@@ -108,15 +116,19 @@ struct ImportUsersCommand: AsyncParsableCommand {
             """
     )
 
+    /// The export to import.
     @Argument(help: "The exported users (JSON).")
     var file: String
 
+    /// `--database`: identity's SQLite database.
     @Option(help: "The identity service's SQLite database (when no --database-url).")
     var database = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_PATH"] ?? "data/identity.sqlite"
 
+    /// `--database-url`: identity's PostgreSQL database, instead.
     @Option(name: .customLong("database-url"), help: "The identity service's PostgreSQL database (postgres://…; default $IDENTITY_DATABASE_URL).")
     var databaseURL = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_URL"] ?? ""
 
+    /// Imports every user of the file or none, and reports what was imported and skipped.
     func run() async throws {
         let json: Data
         do {
@@ -148,6 +160,8 @@ struct ImportUsersCommand: AsyncParsableCommand {
 /// A command that could not do its work (as opposed to a usage error): ArgumentParser prints
 /// `Error: <description>` without the usage text and exits 1.
 struct CommandFailure: Error, CustomStringConvertible {
+    /// The message, printed after `Error: `.
     let description: String
+    /// A failure with this message.
     init(_ description: String) { self.description = description }
 }

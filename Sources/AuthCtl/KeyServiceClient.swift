@@ -1,5 +1,4 @@
 import KeyServer
-import ArgumentParser
 import AsyncHTTPClient
 import AuthStackCore
 import Foundation
@@ -9,10 +8,14 @@ import NIOHTTP1
 
 /// The key service's admin API as authctl uses it, with errors that say what to do.
 struct KeyServiceClient {
+    /// The key service's base URL, no trailing slash.
     let baseURL: String
+    /// The admin token.
     let token: String
+    /// Where the admin token was read from, for messages.
     let tokenFile: String
 
+    /// A client for the key service at `url`, with the admin token in `keysDirectory`.
     init(url: String, keysDirectory: String) throws {
         baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         tokenFile = keysDirectory + "/admin.token"
@@ -23,12 +26,18 @@ struct KeyServiceClient {
         }
     }
 
+    /// A successful answer of the admin API.
     struct Answer {
+        /// The HTTP status (2xx).
         let status: UInt
+        /// The response headers.
         let headers: HTTPHeaders
+        /// The body (JSON).
         let body: Data
     }
 
+    /// One admin request; a refused token, a non-2xx answer or an unreachable service is a ``CommandFailure`` saying
+    /// what to do.
     func send(_ method: HTTPMethod, _ path: String) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -53,7 +62,7 @@ struct KeyServiceClient {
         }
     }
 
-
+    /// A problem answer as one line: code, detail, and the `Retry-After` with the way around it.
     static func problemMessage(_ answer: Answer) -> String {
         let object = (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any]
         let code = object?["code"] as? String ?? "HTTP \(answer.status)"
@@ -65,25 +74,37 @@ struct KeyServiceClient {
 
     /// Key metadata as the admin API returns it.
     struct Metadata: Decodable {
+        /// One key (never its secret).
         struct Key: Decodable {
+            /// Its key id.
             let kid: String
+            /// `next`, `current`, `retiring` or `revoked`.
             let status: String
+            /// When it was made.
             let createdAt: String?
+            /// When it became current.
             let activatedAt: String?
+            /// When it stops verifying.
             let retireAt: String?
+            /// When it was revoked.
             let revokedAt: String?
         }
 
+        /// The keyring's version (one more per change).
         let version: Int
+        /// The kid identity signs with.
         let currentKid: String
+        /// Every key the keyring holds or held.
         let keys: [Key]
 
+        /// Metadata from the admin API's JSON (snake_case).
         static func decode(_ data: Data) throws -> Metadata {
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             return try decoder.decode(Metadata.self, from: data)
         }
 
+        /// The keyring as a text table, one key per line.
         var table: String {
             var lines = ["keyring version \(version), current \(currentKid)", ""]
             let header = ["KID", "STATUS", "CREATED", "ACTIVATED", "RETIRES", "REVOKED"]
@@ -97,72 +118,3 @@ struct KeyServiceClient {
         }
     }
 }
-
-/// Options every key command shares.
-struct KeyServiceOptions: ParsableArguments {
-    @Option(help: "Key service base URL.")
-    var url = ProcessInfo.processInfo.environment["AUTHCTL_KEYS_URL"] ?? "http://127.0.0.1:8083"
-
-    @Option(name: .customLong("keys-dir"), help: "Directory with admin.token (from `authctl init`).")
-    var keysDirectory = "keys"
-
-    @Flag(help: "Print the key service's JSON answer instead of a table.")
-    var json = false
-
-    func client() throws -> KeyServiceClient { try KeyServiceClient(url: url, keysDirectory: keysDirectory) }
-
-    func show(_ answer: KeyServiceClient.Answer) throws {
-        if json {
-            print(String(decoding: answer.body, as: UTF8.self))
-        } else {
-            print(try KeyServiceClient.Metadata.decode(answer.body).table)
-        }
-    }
-}
-
-/// `authctl keys list | rotate | revoke`.
-struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "keys",
-        abstract: "List, rotate and revoke the signing keys (through the key service's admin API).",
-        subcommands: [ListKeys.self, RotateKeys.self, RevokeKey.self]
-    )
-
-    struct ListKeys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Show every key with its status and history (never secrets).")
-        @OptionGroup var options: KeyServiceOptions
-
-        func run() async throws { try options.show(try await options.client().send(.GET, "/v1/keys")) }
-    }
-
-    struct RotateKeys: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "rotate", abstract: "Promote the published next key to current; the old current keeps verifying until it retires.")
-        @OptionGroup var options: KeyServiceOptions
-        @Flag(help: "Rotate even if the next key was published less than the publish lead ago (verifiers may not hold it yet).")
-        var force = false
-
-        func run() async throws { try options.show(try await options.client().send(.POST, "/v1/keys/rotate" + (force ? "?force=true" : ""))) }
-    }
-
-    struct RevokeKey: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "revoke",
-            abstract: "Emergency: remove a key from the keyring at once; tokens it signed stop verifying everywhere within seconds.")
-        @OptionGroup var options: KeyServiceOptions
-        @Argument(help: "The kid to revoke (see `authctl keys list`).")
-        var kid: String
-
-        func validate() throws {
-            guard HS256Key.isValidKeyID(kid) else { throw ValidationError("\(kid.debugDescription) is not a key id") }
-        }
-
-        func run() async throws { try options.show(try await options.client().send(.POST, "/v1/keys/\(kid)/revoke")) }
-    }
-}
-
-/// The one HTTP client authctl's commands use: it gives up connecting after 2 s (the shared one keeps retrying for
-/// 10 s), never follows redirects (tokens must not travel elsewhere), and lives as long as the process.
-let authctlHTTPClient = HTTPClient(
-    eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-    configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2))))

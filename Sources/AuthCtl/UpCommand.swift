@@ -16,6 +16,7 @@ import Darwin
 /// `authctl up`: the whole stack on this machine, one process per service, on SQLite with generated secrets
 /// (DESIGN.md §9).
 struct UpCommand: AsyncParsableCommand {
+    /// `up`'s name and help.
     static let configuration = CommandConfiguration(
         commandName: "up",
         abstract: "Start the key, identity and notes services locally (SQLite, secrets in keys/) and stop them on Ctrl-C.",
@@ -23,50 +24,69 @@ struct UpCommand: AsyncParsableCommand {
             Runs `authctl init` first when keys/ holds no secrets. Waits until every service's /readyz answers 200, prints \
             the URLs and a curl walk-through, and streams each service's log lines with its name in front. Ctrl-C or \
             SIGTERM stops all three; if one of them exits on its own, the others are stopped too and authctl exits 1. \
-            A gateway in this process puts the demo web client (web/, at /app/) and both APIs on one origin, as the \
-            compose gateway does: /notes… to notes, /v1/… refused, everything else to identity.
+            A gateway in this process puts the demo web client (web/, at /app/) and both APIs on one origin, with the \
+            compose gateway's routes: /notes and /notes/{id} to notes, identity's public paths to identity, every other \
+            path (/v1/…, /readyz, /metrics) a 404.
             """
     )
 
+    /// `--keys-dir`: the secrets.
     @Option(name: .customLong("keys-dir"), help: "Directory with master.key and the client tokens.")
     var keysDirectory = "keys"
 
+    /// `--data-dir`: the services' databases.
     @Option(name: .customLong("data-dir"), help: "Directory for the SQLite databases.")
     var dataDirectory = "data"
 
+    /// `--host`: where the services and the gateway listen.
     @Option(help: "Address the services listen on.")
     var host = "127.0.0.1"
 
+    /// `--identity-port`.
     @Option(name: .customLong("identity-port")) var identityPort = 8081
+    /// `--notes-port`.
     @Option(name: .customLong("notes-port")) var notesPort = 8082
+    /// `--keys-port`.
     @Option(name: .customLong("keys-port")) var keysPort = 8083
+    /// `--gateway-port`.
     @Option(name: .customLong("gateway-port"), help: "Port of the gateway that serves the web client at /app/ and proxies the APIs.")
     var gatewayPort = 8080
 
+    /// `--web-root`: the web client's directory (see ``locateWebRoot(explicit:currentDirectory:executable:)``).
     @Option(name: .customLong("web-root"), help: "Directory with the web client (default: web/ here or in the package that holds authctl).")
     var webRoot: String?
 
+    /// `--bin-dir`: where the service binaries are.
     @Option(name: .customLong("bin-dir"), help: "Directory with the service binaries (default: next to authctl).")
     var binaryDirectory: String?
 
+    /// `--secure-cookies`: keep `Secure` on identity's refresh cookie.
     @Flag(
         name: .customLong("secure-cookies"),
         help: "Keep `Secure` on the refresh cookie (needs HTTPS, or a browser on 127.0.0.1/localhost, which counts as secure).")
     var secureCookies = false
 
+    /// `--log-level`: the services' `LOG_LEVEL`.
     @Option(name: .customLong("log-level"), help: "LOG_LEVEL for the services.")
     var logLevel = "info"
 
+    /// `--timeout`: seconds until start-up counts as failed.
     @Option(help: "Seconds to wait for every service to become ready.")
     var timeout = 120
 
+    /// One service process to start.
     struct Service {
+        /// Its name in log prefixes and messages (`keys`, `identity`, `notes`).
         let name: String
+        /// The executable's path.
         let binary: String
+        /// The port it listens on.
         let port: Int
+        /// Its configuration, added to authctl's own environment.
         let environment: [String: String]
     }
 
+    /// The three services, configured for this machine: SQLite in --data-dir, secrets in --keys-dir.
     var services: [Service] {
         let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
         let keysURL = "http://\(Self.urlHost(host)):\(keysPort)"
@@ -88,12 +108,14 @@ struct UpCommand: AsyncParsableCommand {
         ]
     }
 
+    /// `host` as it goes into a URL: a wildcard address becomes loopback, an IPv6 address gets brackets.
     static func urlHost(_ host: String) -> String {
         if host == "0.0.0.0" { return "127.0.0.1" }
         if host == "::" { return "[::1]" }
         return host.contains(":") ? "[\(host)]" : host
     }
 
+    /// Ports in range and all four different.
     func validate() throws {
         for port in [identityPort, notesPort, keysPort, gatewayPort] where !(1...65535).contains(port) {
             throw ValidationError("port \(port) is out of range")
@@ -103,8 +125,26 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
+    /// Checks, prepares the secrets, starts the services and the gateway, and supervises them until a signal or a failure.
     func run() async throws {
         let services = self.services
+        let webRoot = try checkBeforeStarting(services)
+        try prepareSecrets()
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+
+        let supervisor = Supervisor()
+        supervisor.watchSignals()
+        for service in services {
+            try supervisor.start(service, logLevel: logLevel)
+        }
+        let gateway = GatewayRunner(host: host, port: gatewayPort, webRoot: webRoot, upstreams: gatewayUpstreams, supervisor: supervisor)
+        let readiness = startReadinessChecks(services, supervisor: supervisor)
+        defer { readiness.cancel() }
+        try await supervise(supervisor, gateway: gateway)
+    }
+
+    /// Before anything starts: the binaries exist, the web client is found, every port is free. Returns the web root.
+    private func checkBeforeStarting(_ services: [Service]) throws -> String {
         for service in services where !FileManager.default.isExecutableFile(atPath: service.binary) {
             throw CommandFailure("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
         }
@@ -116,19 +156,15 @@ struct UpCommand: AsyncParsableCommand {
                 throw CommandFailure("port \(port) for \(what) is \(problem); stop what uses it or pass --\(name)-port")
             }
         }
-        try prepareSecrets()
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        return webRoot
+    }
 
-        let supervisor = Supervisor()
-        supervisor.watchSignals()
-        for service in services {
-            try supervisor.start(service, logLevel: logLevel)
-        }
-        let gateway = GatewayRunner(host: host, port: gatewayPort, webRoot: webRoot, upstreams: gatewayUpstreams, supervisor: supervisor)
+    /// Polls the services' `/readyz` and the gateway's `/app/` in the background; posts `.ready` or `.notReady`.
+    private func startReadinessChecks(_ services: [Service], supervisor: Supervisor) -> Task<Void, Never> {
         let h = Self.urlHost(host)
         let checks = services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
             + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
-        let readiness = Task {
+        return Task {
             do {
                 try await waitUntilReady(checks)
                 supervisor.post(.ready)
@@ -136,7 +172,11 @@ struct UpCommand: AsyncParsableCommand {
                 supervisor.post(.notReady(error.message))
             } catch {}
         }
-        defer { readiness.cancel() }
+    }
+
+    /// Prints the banner once everything is ready; stops everything on a signal (returning) or when a service exits or
+    /// start-up fails (throwing).
+    private func supervise(_ supervisor: Supervisor, gateway: GatewayRunner) async throws {
         var ready = false
         for await event in supervisor.events {
             switch event {
@@ -152,7 +192,8 @@ struct UpCommand: AsyncParsableCommand {
             case .exited(let name, let status):
                 await gateway.stop()
                 supervisor.stopAll()
-                throw CommandFailure("the \(name) service exited \(ready ? "" : "during start-up ")(status \(status)); its log is above. Stopped the others.")
+                let when = ready ? "" : "during start-up "
+                throw CommandFailure("the \(name) service exited \(when)(status \(status)); its log is above. Stopped the others.")
             case .notReady(let message):
                 await gateway.stop()
                 supervisor.stopAll()
@@ -161,6 +202,7 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
+    /// Writes the secrets when keys/ has none; refuses a keys/ that holds only some of them.
     private func prepareSecrets() throws {
         let directory = SecretsDirectory(path: keysDirectory)
         let names = ["master.key"] + SecretsDirectory.clients.map { "\($0.name).token" }
@@ -173,7 +215,9 @@ struct UpCommand: AsyncParsableCommand {
             }
         } else if present.count < names.count {
             let missing = Set(names).subtracting(present).sorted()
-            throw CommandFailure("\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` (this makes stored keys unreadable)")
+            throw CommandFailure(
+                "\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` "
+                    + "(this makes stored keys unreadable)")
         }
     }
 
@@ -197,8 +241,13 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    struct NotReady: Error { let message: String }
+    /// Start-up did not finish in time.
+    struct NotReady: Error {
+        /// Which checks were still failing.
+        let message: String
+    }
 
+    /// The URLs and a curl walk-through, once everything is ready.
     private func printBanner() {
         let h = Self.urlHost(host)
         say("""
@@ -207,7 +256,7 @@ struct UpCommand: AsyncParsableCommand {
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
               notes     http://\(h):\(notesPort)   (/notes)
               keys      http://\(h):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
-              gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, the rest identity)
+              gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, identity's public paths, else 404)
               data in \(dataDirectory)/, secrets in \(keysDirectory)/
 
             Demo web client: http://\(h):\(gatewayPort)/app/
@@ -242,155 +291,4 @@ struct UpCommand: AsyncParsableCommand {
             return "unusable (\(error))"
         }
     }
-}
-
-/// Starts the service processes, prefixes their output, and stops them all.
-final class Supervisor: @unchecked Sendable {
-    enum Event: Sendable {
-        case ready
-        case exited(name: String, status: Int32)
-        case signal
-        case notReady(String)
-    }
-
-    private let lock = NSLock()
-    private var processes: [(name: String, process: Process)] = []
-    private var stopping = false
-    private var continuation: AsyncStream<Event>.Continuation?
-    /// Every event, for one consumer: readiness, a service's exit, a signal.
-    let events: AsyncStream<Event>
-    private var signalSources: [any DispatchSourceSignal] = []
-
-    init() {
-        var continuation: AsyncStream<Event>.Continuation?
-        events = AsyncStream { continuation = $0 }
-        self.continuation = continuation
-    }
-
-    /// SIGINT and SIGTERM become events instead of killing authctl before its children.
-    func watchSignals() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [weak self] in self?.post(.signal) }
-            source.resume()
-            signalSources.append(source)
-        }
-    }
-
-    func post(_ event: Event) { continuation?.yield(event) }
-
-    func start(_ service: UpCommand.Service, logLevel: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: service.binary)
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(service.environment) { $1 }
-        environment["LOG_LEVEL"] = logLevel
-        // The services stop themselves if authctl dies without stopping them (no orphans even after SIGKILL).
-        environment["AUTHSTACK_EXIT_WITH_PARENT"] = "1"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let prefix = service.name.padding(toLength: 8, withPad: " ", startingAt: 0) + " | "
-        // A thread of our own reads the pipe with read(2): FileHandle's readability handler and `availableData`
-        // end the process with a fatal error on a read error, and a supervisor must outlive its children's quirks.
-        let descriptor = pipe.fileHandleForReading.fileDescriptor
-        Thread.detachNewThread {
-            let lines = LineSplitter()
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    for line in lines.feed(Data(buffer[0..<count]), final: false) { writeLine(prefix, line) }
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
-            }
-            for line in lines.feed(Data(), final: true) { writeLine(prefix, line) }
-        }
-        process.terminationHandler = { [weak self] finished in
-            guard let self else { return }
-            let expected = self.lock.withLock { self.stopping }
-            if !expected { self.post(.exited(name: service.name, status: finished.terminationStatus)) }
-        }
-        try process.run()
-        lock.withLock { processes.append((service.name, process)) }
-    }
-
-    /// SIGTERM to every service (they finish in-flight requests), SIGKILL to any still running after 10 s.
-    func stopAll() {
-        let running = lock.withLock { () -> [(name: String, process: Process)] in
-            stopping = true
-            return processes
-        }
-        for (_, process) in running where process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(10)
-        while running.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
-        for (name, process) in running where process.isRunning {
-            say("authctl: \(name) did not stop within 10 s; killing it")
-            kill(process.processIdentifier, SIGKILL)
-        }
-        for (_, process) in running { process.waitUntilExit() }
-    }
-}
-
-/// Splits a byte stream into lines; a final partial line comes out when the stream ends.
-final class LineSplitter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending = Data()
-
-    func feed(_ chunk: Data, final: Bool) -> [Data] {
-        lock.withLock {
-            pending.append(chunk)
-            var lines: [Data] = []
-            while let newline = pending.firstIndex(of: 0x0A) {
-                lines.append(Data(pending[pending.startIndex..<newline]))
-                pending.removeSubrange(pending.startIndex...newline)
-            }
-            if final && !pending.isEmpty {
-                lines.append(pending)
-                pending = Data()
-            }
-            return lines
-        }
-    }
-}
-
-/// Writes a line to standard output at once: authctl's lines and the services' lines interleave on one terminal or
-/// pipe, and `print` would hold ours back in stdio's buffer when the output is a pipe.
-func say(_ text: String) {
-    writeLine("", Data(text.utf8))
-}
-
-private let outputLock = NSLock()
-
-/// One whole line (prefix, text, newline) to standard output with write(2), retried on partial writes and EINTR.
-/// Errors (a closed terminal, a reader that went away) are ignored: losing log lines must never stop the services'
-/// supervisor — FileHandle's `write` would end the process with a fatal error instead.
-func writeLine(_ prefix: String, _ line: Data) {
-    var bytes = Array(prefix.utf8)
-    bytes += line
-    bytes.append(0x0A)
-    outputLock.withLock {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                return
-            }
-        }
-    }
-}
-
-/// Text to standard output without a newline (a progress line), with the same error policy as ``writeLine(_:_:)``.
-func writeRaw(_ text: String) {
-    let bytes = Array(text.utf8)
-    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
 }

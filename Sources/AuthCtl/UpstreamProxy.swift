@@ -27,6 +27,7 @@ struct UpstreamProxy: Sendable {
         "transfer-encoding", "upgrade",
     ]
 
+    /// The client every forwarded request goes through (``makeClient()``).
     let client: HTTPClient
     /// The longest one upstream exchange may take; the services answer in milliseconds (no long-poll is proxied).
     let timeout: TimeAmount

@@ -17,14 +17,112 @@ import Testing
 
 /// `authctl up`'s gateway: one origin for the web client (`/app/`) and both APIs, like the compose gateway.
 @Suite struct AuthCtlGatewayTests {
-    @Test(arguments: [
-        ("/app/", Gateway.Route.webClient), ("/app/app.js", .webClient), ("/app", .webClientWithoutSlash), ("/application", .identity),
-        ("/v1", .blocked), ("/v1/keyring", .blocked), ("/v10", .identity), ("/notes", .notes), ("/notes/n_1", .notes),
-        ("/notes-archive", .identity), ("/login", .identity), ("/", .identity), ("/refresh", .identity),
-    ])
-    func routesByWholePathSegments(path: String, route: Gateway.Route) {
-        #expect(Gateway.Route(path: path) == route)
+    // MARK: The route table
+
+    /// The compose gateway's nginx.conf (its `include routes.conf` followed), found from this file.
+    static let nginxConfiguration = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("services/gateway/nginx.conf")
+
+    /// The one comparison of the two gateways: every `location` of the compose gateway is an entry of
+    /// `GatewayRoutes.all` with the same destination and the other way round, both send every other path to the same
+    /// 404 problem, and both answer `/healthz` alike. A route added to one and not the other fails here.
+    @Test func theRouteTableIsTheComposeGatewaysLocationBlocks() throws {
+        let nginx = try NginxRouteTable(contentsOf: Self.nginxConfiguration)
+        #expect(nginx.routes == GatewayRoutes.all.map(NginxRouteTable.line).sorted())
+        #expect(nginx.fallbackIsNotFound, "nginx's `location /` answers every unlisted path with 404")
+        #expect(nginx.notFound.body == String(decoding: GatewayRoutes.notFound.jsonBody(), as: UTF8.self))
+        #expect(nginx.notFound.contentType == ProblemDetails.mediaType)
+        #expect(nginx.healthBody == GatewayRoutes.healthBody)
+        // The regexes really match the paths read out of them (a check on RegexPaths).
+        for location in try NginxConfiguration(contentsOf: Self.nginxConfiguration).all("location") where location.arguments.first == "~" {
+            let regex = try NSRegularExpression(pattern: location.arguments[1])
+            for path in try RegexPaths.expand(location.arguments[1]).map({ $0.replacingOccurrences(of: "{}", with: "x_1") }) {
+                #expect(regex.firstMatch(in: path, range: NSRange(path.startIndex..., in: path)) != nil, "\(location.arguments[1]) matches \(path)")
+            }
+        }
     }
+
+    /// What the table sends each path to; changed from the old fall-through (where `/application`, `/v10`,
+    /// `/notes-archive`, `/metrics`, `/readyz` and `/` all went to identity).
+    @Test(arguments: [
+        ("/app/", GatewayRoutes.Destination.webClient), ("/app/app.js", .webClient), ("/app", .redirect(status: 301, location: "/app/")),
+        ("/", .redirect(status: 302, location: "/app/")), ("/healthz", .health), ("/login", .identity), ("/logout-all", .identity),
+        ("/sessions", .identity), ("/sessions/s_1", .identity), ("/notes", .notes), ("/notes/n_1", .notes), ("/%6Cogin", .identity),
+    ] as [(String, GatewayRoutes.Destination)])
+    func routesListedPaths(path: String, destination: GatewayRoutes.Destination) {
+        #expect(GatewayRoutes.destination(of: path) == destination)
+    }
+
+    @Test(arguments: [
+        "/application", "/v1", "/v1/keyring", "/v1/keys", "/v10", "/notes-archive", "/notes/", "/notes/a/b", "/notes/a%2Fb", "/notes/%2e%2e",
+        "/login/", "/me/x", "/sessions/a/b", "/metrics", "/readyz", "/healthz/x", "//notes", "/%zz", "",
+    ])
+    func everyOtherPathIsNotFound(path: String) {
+        #expect(GatewayRoutes.destination(of: path) == nil)
+    }
+
+    @Test func noTwoEntriesOfTheTableMatchTheSamePath() {
+        for route in GatewayRoutes.all {
+            let path = Self.samplePath(route.pattern)
+            #expect(GatewayRoutes.all.filter { $0.pattern.matches(path) } == [route], "\(path)")
+        }
+    }
+
+    @Test func everyListedRouteReachesItsUpstream() async throws {
+        try await withGateway(site: try WebSite()) { client, upstreams in
+            var forwarded: [String] = []
+            for route in GatewayRoutes.all {
+                let path = Self.samplePath(route.pattern)
+                let proxied = try await client.execute(uri: path, method: .get) { response -> String? in
+                    switch route.destination {
+                    case .identity, .notes:
+                        #expect(response.status == .ok, "\(path)")
+                        return "\(route.destination) \(path)"
+                    case .webClient:
+                        #expect(response.status == .ok && String(buffer: response.body) == WebSite.index, "\(path)")
+                    case .redirect(let status, let location):
+                        #expect(response.status.code == status && response.headers[.location] == location, "\(path)")
+                    case .health:
+                        #expect(response.status == .ok && String(buffer: response.body) == GatewayRoutes.healthBody)
+                        #expect(response.headers[.contentType] == "application/json" && response.headers[.cacheControl] == "no-store")
+                    }
+                    return nil
+                }
+                if let proxied { forwarded.append(proxied) }
+            }
+            #expect(upstreams.seen() == forwarded, "each service path reached its service and nothing else did")
+            #expect(forwarded.count == 10)
+        }
+    }
+
+    @Test(arguments: ["/metrics", "/readyz", "/v1/keys", "/v1/keyring", "/notes-archive", "/application", "/notes/a/b", "/app/missing.js"])
+    func pathsOutsideTheTableGetNginxsNotFoundProblemAndAreNeverForwarded(uri: String) async throws {
+        let nginx = try NginxRouteTable(contentsOf: Self.nginxConfiguration)
+        try await withGateway(site: try WebSite()) { client, upstreams in
+            for method in [HTTPRequest.Method.get, .post] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .notFound)
+                    #expect(response.headers[.contentType] == ProblemDetails.mediaType)
+                    #expect(String(buffer: response.body) == nginx.notFound.body, "the body nginx's @not_found sends")
+                }
+            }
+            #expect(upstreams.seen().isEmpty)
+        }
+    }
+
+    /// A path `pattern` matches: placeholders filled in, a prefix as it is.
+    static func samplePath(_ pattern: GatewayRoutes.Pattern) -> String {
+        switch pattern {
+        case .path(let path):
+            path.split(separator: "/", omittingEmptySubsequences: false)
+                .map { GatewayRoutes.Pattern.isPlaceholder($0) ? "x_1" : String($0) }.joined(separator: "/")
+        case .prefix(let prefix):
+            prefix
+        }
+    }
+
+    // MARK: Behaviour through the gateway
 
     @Test func servesTheWebClientWithHardeningHeadersAndRedirectsTheBareDirectory() async throws {
         let site = try WebSite()
@@ -130,12 +228,12 @@ import Testing
 
     @Test func returnsEveryResponseHeaderIncludingTwoSetCookiesAndDoesNotFollowRedirects() async throws {
         try await withGateway(site: try WebSite()) { client, _ in
-            try await client.execute(uri: "/cookies", method: .post) { response in
+            try await client.execute(uri: "/refresh", method: .post) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[values: .setCookie] == ["a=1; Path=/; HttpOnly", "refresh_token=rt_y; Path=/; HttpOnly; SameSite=Strict"])
                 #expect(response.headers[.cacheControl] == "no-store")
             }
-            try await client.execute(uri: "/redirect", method: .get) { response in
+            try await client.execute(uri: "/sessions/redirect", method: .get) { response in
                 #expect(response.status == .found)
                 #expect(response.headers[.location] == "/elsewhere")
             }
@@ -177,8 +275,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: package + "/web", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: package + "/.build/debug", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: base + "/elsewhere", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: package + "/Package.swift", contents: Data())
-        FileManager.default.createFile(atPath: package + "/web/index.html", contents: Data("<!doctype html>".utf8))
+        _ = FileManager.default.createFile(atPath: package + "/Package.swift", contents: Data())
+        _ = FileManager.default.createFile(atPath: package + "/web/index.html", contents: Data("<!doctype html>".utf8))
         let binary = URL(fileURLWithPath: package + "/.build/debug/authctl")
 
         #expect(try UpCommand.locateWebRoot(explicit: nil, currentDirectory: package, executable: nil) == package + "/web")
@@ -199,7 +297,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: binaries, withIntermediateDirectories: true)
         for name in ["key-service", "identity-service", "notes-service"] {
             let script = Data("#!/bin/sh\nexit 1\n".utf8)
-            FileManager.default.createFile(atPath: binaries + "/" + name, contents: script, attributes: [.posixPermissions: 0o755])
+            _ = FileManager.default.createFile(atPath: binaries + "/" + name, contents: script, attributes: [.posixPermissions: 0o755])
         }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let busy = try #require(channel.localAddress?.port)
@@ -259,7 +357,8 @@ import Testing
         func seen() -> [String] { log.withLockedValue { $0 } }
     }
 
-    /// A fake service: echoes every request as JSON, except a few paths that answer with interesting headers.
+    /// A fake service: echoes every request as JSON, except a few paths that answer with interesting headers (all of them
+    /// paths the gateway forwards).
     struct FakeService: RouterMiddleware {
         typealias Context = BasicRequestContext
         let name: String
@@ -268,12 +367,12 @@ import Testing
         func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
             record("\(name) \(request.uri.path)")
             switch request.uri.path {
-            case "/cookies":
+            case "/refresh":
                 var headers: HTTPFields = [.cacheControl: "no-store"]
                 headers.append(HTTPField(name: .setCookie, value: "a=1; Path=/; HttpOnly"))
                 headers.append(HTTPField(name: .setCookie, value: "refresh_token=rt_y; Path=/; HttpOnly; SameSite=Strict"))
                 return Response(status: .ok, headers: headers)
-            case "/redirect":
+            case "/sessions/redirect":
                 return Response(status: .found, headers: [.location: "/elsewhere"])
             case "/notes/challenge":
                 return Response(
