@@ -63,7 +63,7 @@ EOF
 step "compose.yaml scaled (identity=2, notes=3): check_compose.py"
 "$VENV/bin/python" "$CHECK_COMPOSE" "$WORK/scaled.yaml" || fail "check_compose.py: compose.yaml with identity=2, notes=3"
 
-# What the issue and DESIGN.md §8 promise about the topology, on compose's own reading of the file.
+# What the issue and docs/design.md §8 promise about the topology, on compose's own reading of the file.
 step "compose.yaml: the gateway is the only published port and shares no network with the key service"
 "$COMPOSE" -f "$ROOT/compose.yaml" config --format json >"$WORK/compose.json" || fail "docker compose config --format json"
 python3 - "$WORK/compose.json" <<'PY' || fail "compose.yaml exposes more than the gateway"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Removes each verification rule of DESIGN.md §2 from the verifier, one at a time, and checks that the test suite
+"""Removes each verification rule of docs/design.md §2 from the verifier, one at a time, and checks that the test suite
 notices: every mutant must make at least one test fail. Slow (one incremental build per rule, ~15 min in all), so it
 is a developer tool, not part of CI: `python3 scripts/verifier-mutations.py [RULE-SUBSTRING …]`. Restores every
 file after each mutant."""
