@@ -52,14 +52,22 @@ func measureAsync(_ name: String, iterations: Int, rounds: Int = 5, _ body: () a
 let now = Date()
 let keys = ["k-previous", "k-current", "k-next"].enumerated().map { index, kid in
     KeyringKey(
-        kid: kid, secret: SecretBytes.random(count: 32), status: [KeyStatus.previous, .current, .next][index], createdAt: now,
-        activatedAt: index < 2 ? now : nil, retireAt: index == 0 ? now.addingTimeInterval(930) : nil
+        kid: kid,
+        secret: SecretBytes.random(count: 32),
+        status: [KeyStatus.previous, .current, .next][index],
+        createdAt: now,
+        activatedAt: index < 2 ? now : nil,
+        retireAt: index == 0 ? now.addingTimeInterval(930) : nil
     )
 }
 let keyring = try Keyring(version: 1, keys: keys)
 let signer = AccessTokenSigner()
 let claims = signer.claims(
-    subject: UUID().uuidString.lowercased(), username: "alice.example", sessionID: UUID().uuidString.lowercased(), now: now)
+    subject: UUID().uuidString.lowercased(),
+    username: "alice.example",
+    sessionID: UUID().uuidString.lowercased(),
+    now: now
+)
 let token = signer.sign(claims, with: keyring.signingKey)
 let verifier = AccessTokenVerifier(policy: TokenVerificationPolicy(audience: "notes"))
 let verificationKeys = keyring.verificationKeys
@@ -79,7 +87,8 @@ var results: [Measurement] = []
 results.append(
     measure("AccessTokenVerifier.verify (String)", iterations: 100_000) {
         (try? verifier.verify(token, keys: verificationKeys, now: now))?.expiresAt ?? 0
-    })
+    }
+)
 
 let tokenBytes = Array(token.utf8)
 results.append(
@@ -87,24 +96,28 @@ results.append(
         tokenBytes.withUnsafeBufferPointer { bytes in
             (try? verifier.verify(utf8: bytes, keys: verificationKeys, now: nowSeconds).get())?.expiresAt ?? 0
         }
-    })
+    }
+)
 
 let signingInput = Array(token.utf8[..<token.utf8.lastIndex(of: UInt8(ascii: "."))!])
 results.append(
     measure("HS256Key HMAC over the signing input (pre-keyed, returns [UInt8])", iterations: 200_000) {
         signingInput.withUnsafeBytes { Double(keyring.signingKey.authenticationCode(for: $0).withUnsafeBytes { $0[0] }) }
-    })
+    }
+)
 
 let symmetricKey = SymmetricKey(data: keyring.signingKey.secret.bytes)
 results.append(
     measure("swift-crypto HMAC<SHA256> one-shot, keyed per call", iterations: 200_000) {
         Double(HMAC<SHA256>.authenticationCode(for: signingInput, using: symmetricKey).withUnsafeBytes { $0[0] })
-    })
+    }
+)
 
 results.append(
     measure("AccessTokenSigner.sign (incl. jti from the CSPRNG)", iterations: 100_000) {
         Double(signer.sign(signer.claims(subject: "u", username: "alice", sessionID: "s", now: now), with: keyring.signingKey).utf8.count)
-    })
+    }
+)
 
 struct JWTKitPayload: JWTPayload {
     var iss: IssuerClaim
@@ -123,7 +136,8 @@ for key in keys {
 results.append(
     await measureAsync("jwt-kit JWTKeyCollection.verify (reference)", iterations: 50_000) {
         (try? await jwtKit.verify(token, as: JWTKitPayload.self))?.exp.value.timeIntervalSince1970 ?? 0
-    })
+    }
+)
 
 print("token: \(token.utf8.count) bytes, keyring of \(keys.count) keys")
 print("| measurement | median ns/call | best round | worst round |")

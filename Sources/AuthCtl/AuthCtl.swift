@@ -1,10 +1,10 @@
-import KeyServer
 import ArgumentParser
 import AuthStackCore
-import Foundation
 import AuthStackHTTP
 import AuthStackStorage
+import Foundation
 import IdentityServer
+import KeyServer
 
 /// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
 @main
@@ -66,8 +66,10 @@ struct InitCommand: ParsableCommand {
         if force || missing.count == secrets.count {
             written = try directory.initialize(force: force)
         } else if !missing.isEmpty {
-            throw CommandFailure("\(directory.path) lacks \(missing.joined(separator: ", ")) but holds the other secrets; restore what is missing, "
-                + "or pass --force to replace them all (a new master.key makes every stored signing key unreadable)")
+            throw CommandFailure(
+                "\(directory.path) lacks \(missing.joined(separator: ", ")) but holds the other secrets; restore what is missing, "
+                    + "or pass --force to replace them all (a new master.key makes every stored signing key unreadable)"
+            )
         }
         try Self.changeMode(directory.path, to: 0o700)
         let password = Self.path(directory, "postgres.password")

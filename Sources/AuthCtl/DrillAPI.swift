@@ -27,7 +27,12 @@ struct DrillAPI: Sendable {
 
     /// One request, with a bearer token and a JSON body when given; the answer's status and JSON object (empty when
     /// the body is not one).
-    func send(_ method: HTTPMethod, _ url: String, bearer: String? = nil, json: [String: String]? = nil) async throws
+    func send(
+        _ method: HTTPMethod,
+        _ url: String,
+        bearer: String? = nil,
+        json: [String: String]? = nil
+    ) async throws
         -> (status: UInt, body: [String: Any])
     {
         var request = HTTPClientRequest(url: url)
@@ -81,8 +86,9 @@ struct DrillAPI: Sendable {
                 if status == expected {
                     stats.record(name, status: status, ok: true)
                     if name == "POST /notes" { noteID = body["id"] as? String }
-                } else if status == 401, body["code"] as? String == "token_expired"
-                    || (try? DrillCommand.kid(of: token)).map(control.isRevoked) == true
+                } else if status == 401,
+                    body["code"] as? String == "token_expired"
+                        || (try? DrillCommand.kid(of: token)).map(control.isRevoked) == true
                 {
                     // Expired, or signed by the key just revoked: rejected as it must be; a real client refreshes.
                     stats.record(name, status: status, ok: true, expected: true)

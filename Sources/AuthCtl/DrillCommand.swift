@@ -128,7 +128,13 @@ struct DrillCommand: AsyncParsableCommand {
     }
 
     /// `--key-outage`: the key service paused (SIGSTOP) for `seconds`, then one more rotation that must propagate.
-    private func pauseKeyService(for seconds: Double, admin: KeyServiceClient, probe: DrillUser, api: DrillAPI, findings: inout Findings)
+    private func pauseKeyService(
+        for seconds: Double,
+        admin: KeyServiceClient,
+        probe: DrillUser,
+        api: DrillAPI,
+        findings: inout Findings
+    )
         async throws
     {
         let pid = try ListeningProcess.pid(forURL: keysURL)
@@ -147,7 +153,13 @@ struct DrillCommand: AsyncParsableCommand {
     }
 
     /// `--revoke`: revokes the key that signed the probe's fresh token and times until notes rejects that token.
-    private func revokeCurrentKey(admin: KeyServiceClient, probe: DrillUser, api: DrillAPI, control: DrillControl, findings: inout Findings)
+    private func revokeCurrentKey(
+        admin: KeyServiceClient,
+        probe: DrillUser,
+        api: DrillAPI,
+        control: DrillControl,
+        findings: inout Findings
+    )
         async throws
     {
         try await Task.sleep(for: .seconds(interval))

@@ -47,12 +47,14 @@ final class DrillStats: Sendable {
                 let byStatus = statuses.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "error" : String($0.key)): \($0.value)" }
                 lines.append(
                     operation.padding(toLength: 21, withPad: " ", startingAt: 0)
-                        + String(statuses.values.reduce(0, +)).padding(toLength: 10, withPad: " ", startingAt: 0) + byStatus.joined(separator: ", "))
+                        + String(statuses.values.reduce(0, +)).padding(toLength: 10, withPad: " ", startingAt: 0) + byStatus.joined(separator: ", ")
+                )
             }
             lines.append("")
             lines.append(
                 "requests \(counts.total), failed \(counts.failed), expected 401s (token expired or its key revoked; the client refreshed) "
-                    + "\(counts.expectedRejections)")
+                    + "\(counts.expectedRejections)"
+            )
             lines.append("")
             for (event, seconds) in propagation {
                 lines.append("propagation  \(event): " + (seconds.map { String(format: "%.3f s", $0) } ?? "not observed"))

@@ -21,14 +21,20 @@ struct Gateway: Sendable {
     let proxy: UpstreamProxy
 
     /// The gateway as a Hummingbird application listening on `host:port` (port 0: any free port).
-    func application(host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in })
+    func application(
+        host: String,
+        port: Int,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    )
         -> some ApplicationProtocol
     {
         Application(
             router: router(logger: logger),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: onServerRunning,
-            logger: logger)
+            logger: logger
+        )
     }
 
     /// Errors become problem+json; `/app/` answers carry the browser hardening headers; the routing middleware answers
@@ -67,8 +73,10 @@ struct GatewayRoutingMiddleware: RouterMiddleware {
             return Response(status: HTTPResponse.Status(code: status), headers: [.location: location])
         case .health:
             return Response(
-                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: GatewayRoutes.healthBody)))
+                status: .ok,
+                headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: GatewayRoutes.healthBody))
+            )
         case .identity:
             return try await gateway.proxy.forward(request, to: gateway.identity, peer: context.peerAddress, logger: context.logger)
         case .notes:

@@ -1,7 +1,7 @@
-import KeyServer
 import AsyncHTTPClient
 import AuthStackCore
 import Foundation
+import KeyServer
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -111,8 +111,10 @@ struct KeyServiceClient {
             let rows = keys.map { [$0.kid, $0.status, $0.createdAt ?? "-", $0.activatedAt ?? "-", $0.retireAt ?? "-", $0.revokedAt ?? "-"] }
             let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
             for row in [header] + rows {
-                lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                    .trimmingCharacters(in: .whitespaces))
+                lines.append(
+                    zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                        .trimmingCharacters(in: .whitespaces)
+                )
             }
             return lines.joined(separator: "\n")
         }

@@ -54,7 +54,9 @@ struct KeysCommand: AsyncParsableCommand {
     struct RotateKeys: AsyncParsableCommand {
         /// `rotate`'s name and help.
         static let configuration = CommandConfiguration(
-            commandName: "rotate", abstract: "Promote the published next key to current; the old current keeps verifying until it retires.")
+            commandName: "rotate",
+            abstract: "Promote the published next key to current; the old current keeps verifying until it retires."
+        )
         /// The key service and output options.
         @OptionGroup var options: KeyServiceOptions
         /// `--force`: rotate inside the publish lead.
@@ -70,7 +72,8 @@ struct KeysCommand: AsyncParsableCommand {
         /// `revoke`'s name and help.
         static let configuration = CommandConfiguration(
             commandName: "revoke",
-            abstract: "Emergency: remove a key from the keyring at once; tokens it signed stop verifying everywhere within seconds.")
+            abstract: "Emergency: remove a key from the keyring at once; tokens it signed stop verifying everywhere within seconds."
+        )
         /// The key service and output options.
         @OptionGroup var options: KeyServiceOptions
         /// The key to revoke.

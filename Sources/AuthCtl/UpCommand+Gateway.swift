@@ -24,7 +24,8 @@ extension UpCommand {
         guard let found = candidates.first(where: hasIndex) else {
             throw CommandFailure(
                 "cannot find the web client (web/index.html) in the current directory or in the package that holds authctl; "
-                    + "run from the repository root or pass --web-root DIR")
+                    + "run from the repository root or pass --web-root DIR"
+            )
         }
         return found
     }
@@ -51,14 +52,21 @@ struct GatewayRunner {
 
     /// Starts serving; the HTTP client it proxies with lives exactly as long as the server.
     init(
-        host: String, port: Int, webRoot: String, upstreams: (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream),
+        host: String,
+        port: Int,
+        webRoot: String,
+        upstreams: (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream),
         supervisor: Supervisor
     ) {
         var logger = Logger(label: "gateway")
         logger.logLevel = .warning
         let client = UpstreamProxy.makeClient()
         let gateway = Gateway(
-            webRoot: webRoot, identity: upstreams.identity, notes: upstreams.notes, proxy: UpstreamProxy(client: client, timeout: .seconds(60)))
+            webRoot: webRoot,
+            identity: upstreams.identity,
+            notes: upstreams.notes,
+            proxy: UpstreamProxy(client: client, timeout: .seconds(60))
+        )
         // authctl handles the signals itself (Supervisor); the group only runs the server and shuts it down gracefully.
         let group = ServiceGroup(configuration: .init(services: [gateway.application(host: host, port: port, logger: logger)], logger: logger))
         self.group = group

@@ -1,8 +1,8 @@
-import KeyServer
 import ArgumentParser
 import AsyncHTTPClient
 import AuthStackCore
 import Foundation
+import KeyServer
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -63,7 +63,8 @@ struct UpCommand: AsyncParsableCommand {
     /// `--secure-cookies`: keep `Secure` on identity's refresh cookie.
     @Flag(
         name: .customLong("secure-cookies"),
-        help: "Keep `Secure` on the refresh cookie (needs HTTPS, or a browser on 127.0.0.1/localhost, which counts as secure).")
+        help: "Keep `Secure` on the refresh cookie (needs HTTPS, or a browser on 127.0.0.1/localhost, which counts as secure)."
+    )
     var secureCookies = false
 
     /// `--log-level`: the services' `LOG_LEVEL`.
@@ -91,20 +92,35 @@ struct UpCommand: AsyncParsableCommand {
         let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
         let keysURL = "http://\(Self.urlHost(host)):\(keysPort)"
         return [
-            Service(name: "keys", binary: directory + "/key-service", port: keysPort, environment: [
-                "KEYS_HOST": host, "KEYS_PORT": String(keysPort), "KEYS_DATABASE_PATH": dataDirectory + "/keys.sqlite",
-                "KEYS_SECRETS_DIR": keysDirectory,
-            ]),
-            Service(name: "identity", binary: directory + "/identity-service", port: identityPort, environment: [
-                "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
-                "IDENTITY_KEYS_URL": keysURL, "IDENTITY_KEYS_TOKEN_FILE": keysDirectory + "/identity.token",
-                "IDENTITY_COOKIE_SECURE": secureCookies ? "true" : "false",
-                "IDENTITY_TRUSTED_PROXIES": Self.gatewaySourceAddresses(host: host),
-            ]),
-            Service(name: "notes", binary: directory + "/notes-service", port: notesPort, environment: [
-                "NOTES_HOST": host, "NOTES_PORT": String(notesPort), "NOTES_DATABASE_PATH": dataDirectory + "/notes.sqlite",
-                "NOTES_KEYS_URL": keysURL, "NOTES_KEYS_TOKEN_FILE": keysDirectory + "/notes.token",
-            ]),
+            Service(
+                name: "keys",
+                binary: directory + "/key-service",
+                port: keysPort,
+                environment: [
+                    "KEYS_HOST": host, "KEYS_PORT": String(keysPort), "KEYS_DATABASE_PATH": dataDirectory + "/keys.sqlite",
+                    "KEYS_SECRETS_DIR": keysDirectory,
+                ]
+            ),
+            Service(
+                name: "identity",
+                binary: directory + "/identity-service",
+                port: identityPort,
+                environment: [
+                    "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
+                    "IDENTITY_KEYS_URL": keysURL, "IDENTITY_KEYS_TOKEN_FILE": keysDirectory + "/identity.token",
+                    "IDENTITY_COOKIE_SECURE": secureCookies ? "true" : "false",
+                    "IDENTITY_TRUSTED_PROXIES": Self.gatewaySourceAddresses(host: host),
+                ]
+            ),
+            Service(
+                name: "notes",
+                binary: directory + "/notes-service",
+                port: notesPort,
+                environment: [
+                    "NOTES_HOST": host, "NOTES_PORT": String(notesPort), "NOTES_DATABASE_PATH": dataDirectory + "/notes.sqlite",
+                    "NOTES_KEYS_URL": keysURL, "NOTES_KEYS_TOKEN_FILE": keysDirectory + "/notes.token",
+                ]
+            ),
         ]
     }
 
@@ -149,7 +165,10 @@ struct UpCommand: AsyncParsableCommand {
             throw CommandFailure("\(service.binary) is missing: build the services first (`swift build`), or pass --bin-dir")
         }
         let webRoot = try Self.locateWebRoot(
-            explicit: self.webRoot, currentDirectory: FileManager.default.currentDirectoryPath, executable: Bundle.main.executableURL)
+            explicit: self.webRoot,
+            currentDirectory: FileManager.default.currentDirectoryPath,
+            executable: Bundle.main.executableURL
+        )
         for (name, port) in [("gateway", gatewayPort)] + services.map({ ($0.name, $0.port) }) {
             if let problem = Self.portProblem(host: host, port: port) {
                 let what = name == "gateway" ? "the gateway" : "the \(name) service"
@@ -162,7 +181,8 @@ struct UpCommand: AsyncParsableCommand {
     /// Polls the services' `/readyz` and the gateway's `/app/` in the background; posts `.ready` or `.notReady`.
     private func startReadinessChecks(_ services: [Service], supervisor: Supervisor) -> Task<Void, Never> {
         let h = Self.urlHost(host)
-        let checks = services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
+        let checks =
+            services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
             + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
         return Task {
             do {
@@ -217,7 +237,8 @@ struct UpCommand: AsyncParsableCommand {
             let missing = Set(names).subtracting(present).sorted()
             throw CommandFailure(
                 "\(keysDirectory)/ lacks \(missing.joined(separator: ", ")); restore it or regenerate all with `authctl init --force` "
-                    + "(this makes stored keys unreadable)")
+                    + "(this makes stored keys unreadable)"
+            )
         }
     }
 
@@ -250,7 +271,8 @@ struct UpCommand: AsyncParsableCommand {
     /// The URLs and a curl walk-through, once everything is ready.
     private func printBanner() {
         let h = Self.urlHost(host)
-        say("""
+        say(
+            """
 
             AuthStack is up.
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
@@ -274,7 +296,8 @@ struct UpCommand: AsyncParsableCommand {
 
             Ctrl-C stops all three and the gateway.
 
-            """)
+            """
+        )
     }
 
     /// Why `port` cannot be used on `host`, or nil when a listener could bind it now.

@@ -37,7 +37,8 @@ struct UpstreamProxy: Sendable {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(1), read: .seconds(60)),
-            decompression: .disabled)
+            decompression: .disabled
+        )
         configuration.connectionPool.idleTimeout = .seconds(30)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -66,7 +67,8 @@ struct UpstreamProxy: Sendable {
         return Response(
             status: HTTPResponse.Status(code: Int(answer.status.code), reasonPhrase: answer.status.reasonPhrase),
             headers: Self.returnedHeaders(answer.headers),
-            body: ResponseBody(asyncSequence: answer.body))
+            body: ResponseBody(asyncSequence: answer.body)
+        )
     }
 
     /// The request's end-to-end headers, without `Host` and the framing headers (the client sets both), plus

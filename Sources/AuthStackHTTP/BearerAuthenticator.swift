@@ -81,7 +81,8 @@ public struct BearerAuthenticator<Source: KeyringSource>: Sendable {
         let code = reason.problemCode
         var problem = ProblemDetails(
             code,
-            detail: code == .tokenExpired ? "The access token has expired; refresh it." : "The access token is not valid here.")
+            detail: code == .tokenExpired ? "The access token has expired; refresh it." : "The access token is not valid here."
+        )
         problem.wwwAuthenticate = "Bearer realm=\"\(realm)\", error=\"invalid_token\""
         return problem
     }

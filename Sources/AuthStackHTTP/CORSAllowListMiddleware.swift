@@ -26,13 +26,17 @@ public struct CORSAllowListMiddleware<Context: RequestContext>: RouterMiddleware
         let allowed = origins.contains(origin)
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             guard allowed else {
-                return ProblemDetails(.forbidden, detail: "This origin may not call the API from a browser.").response(extraHeaders: [.vary: "Origin"])
+                return ProblemDetails(.forbidden, detail: "This origin may not call the API from a browser.").response(extraHeaders: [.vary: "Origin"]
+                )
             }
-            return Response(status: .noContent, headers: [
-                .accessControlAllowOrigin: origin, .accessControlAllowCredentials: "true",
-                .accessControlAllowMethods: Self.allowedMethods, .accessControlAllowHeaders: Self.allowedHeaders,
-                .accessControlMaxAge: "600", .vary: "Origin",
-            ])
+            return Response(
+                status: .noContent,
+                headers: [
+                    .accessControlAllowOrigin: origin, .accessControlAllowCredentials: "true",
+                    .accessControlAllowMethods: Self.allowedMethods, .accessControlAllowHeaders: Self.allowedHeaders,
+                    .accessControlMaxAge: "600", .vary: "Origin",
+                ]
+            )
         }
         var response = try await next(request, context)
         response.headers.append(HTTPField(name: .vary, value: "Origin"))

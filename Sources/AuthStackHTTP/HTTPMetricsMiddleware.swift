@@ -10,9 +10,11 @@ import Synchronization
 public final class HTTPMetrics: Sendable {
     /// Latency buckets from 100 µs to 10 s: the notes hot path lives in the lowest ones, password hashing in the middle.
     static var buckets: [Duration] {
-        [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-         .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-         .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
+        [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
     }
 
     static var requests: MetricNameDescriptor {
@@ -24,8 +26,10 @@ public final class HTTPMetrics: Sendable {
 
     static var inline: MetricNameDescriptor {
         MetricNameDescriptor(
-            metricName: "http_inline_responses", unitName: "total",
-            helpText: "Requests answered on the event loop without reaching the router (also counted in http_requests_total)")
+            metricName: "http_inline_responses",
+            unitName: "total",
+            helpText: "Requests answered on the event loop without reaching the router (also counted in http_requests_total)"
+        )
     }
 
     private struct Key: Hashable {
@@ -64,9 +68,14 @@ public final class HTTPMetrics: Sendable {
     private func makeCollectors(_ key: Key) -> (requests: Counter, duration: DurationHistogram) {
         let made = (
             requests: registry.makeCounter(
-                descriptor: Self.requests, labels: [("route", key.route), ("method", key.method.rawValue), ("status", String(key.status))]),
+                descriptor: Self.requests,
+                labels: [("route", key.route), ("method", key.method.rawValue), ("status", String(key.status))]
+            ),
             duration: registry.makeDurationHistogram(
-                descriptor: Self.duration, labels: [("route", key.route), ("method", key.method.rawValue)], buckets: Self.buckets)
+                descriptor: Self.duration,
+                labels: [("route", key.route), ("method", key.method.rawValue)],
+                buckets: Self.buckets
+            )
         )
         collectors.withLock { $0[key] = made }
         return made
@@ -84,7 +93,12 @@ public struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        metrics.record(route: context.endpointPath ?? "unmatched", method: request.method, status: response.status, duration: ContinuousClock.now - start)
+        metrics.record(
+            route: context.endpointPath ?? "unmatched",
+            method: request.method,
+            status: response.status,
+            duration: ContinuousClock.now - start
+        )
         return response
     }
 }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -11,6 +6,12 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Answers a request on the connection's event loop, with no task, no `await` and no thread hand-off.
 ///
@@ -152,7 +153,13 @@ public final class InlineResponseHandler: ChannelDuplexHandler, RemovableChannel
         shared.metrics.record(route: response.route, method: request.method, status: response.status, duration: elapsed)
         shared.metrics.recordInline(route: response.route)
         RequestLogMiddleware<BasicRequestContext>.logAccess(
-            shared.logger, requestID: requestID, method: request.method, route: response.route, status: response.status, elapsed: elapsed)
+            shared.logger,
+            requestID: requestID,
+            method: request.method,
+            route: response.route,
+            status: response.status,
+            elapsed: elapsed
+        )
     }
 
     /// A `GET` with no body and nothing that the router's middleware treats specially: no `Origin` (CORS answers
@@ -195,7 +202,8 @@ public struct InlineHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try channel.pipeline.syncOperations.addHandlers(configuration.additionalChannelHandlers())
             try channel.pipeline.syncOperations.addHandler(
-                HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { Duration($0) }, logger: logger))
+                HTTPConnectionStateHandler(idleTimeout: configuration.idleTimeout.map { Duration($0) }, logger: logger)
+            )
             try channel.pipeline.syncOperations.addHandler(InlineResponseHandler(responder: inline, context: context))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }

@@ -69,6 +69,10 @@ public struct OperationalRoutes: Sendable {
     }
 
     static func json(_ body: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
+        )
     }
 }

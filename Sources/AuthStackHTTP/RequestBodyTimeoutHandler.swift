@@ -76,9 +76,12 @@ public final class RequestBodyTimeoutHandler: ChannelDuplexHandler, RemovableCha
         guard readingBody, context.channel.isActive else { return }
         if !responding {
             let body = ProblemDetails(.requestTimeout, detail: "The request body did not arrive in time.").jsonBody()
-            let head = HTTPResponse(status: .requestTimeout, headerFields: [
-                .contentType: ProblemDetails.mediaType, .contentLength: String(body.count), .connection: "close", .cacheControl: "no-store",
-            ])
+            let head = HTTPResponse(
+                status: .requestTimeout,
+                headerFields: [
+                    .contentType: ProblemDetails.mediaType, .contentLength: String(body.count), .connection: "close", .cacheControl: "no-store",
+                ]
+            )
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

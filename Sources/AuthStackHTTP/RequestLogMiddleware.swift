@@ -27,8 +27,13 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[Self.headerName] = requestID
         Self.logAccess(
-            context.logger, requestID: nil, method: request.method, route: context.endpointPath ?? "unmatched", status: response.status,
-            elapsed: ContinuousClock.now - start)
+            context.logger,
+            requestID: nil,
+            method: request.method,
+            route: context.endpointPath ?? "unmatched",
+            status: response.status,
+            elapsed: ContinuousClock.now - start
+        )
         return response
     }
 
@@ -39,7 +44,12 @@ public struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// The access line of one request; `requestID` is added to the metadata when `logger` does not carry it already.
     static func logAccess(
-        _ logger: Logger, requestID: String?, method: HTTPRequest.Method, route: String, status: HTTPResponse.Status, elapsed: Duration
+        _ logger: Logger,
+        requestID: String?,
+        method: HTTPRequest.Method,
+        route: String,
+        status: HTTPResponse.Status,
+        elapsed: Duration
     ) {
         guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [

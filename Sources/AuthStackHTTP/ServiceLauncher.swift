@@ -1,10 +1,10 @@
-import AuthStackCore
 import AsyncHTTPClient
+import AuthStackCore
 import Foundation
-import NIOHTTP1
 import Hummingbird
 import HummingbirdCore
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 
 /// The shared `main` of the three services: read settings, bootstrap JSON logging, build the application and run it

@@ -63,7 +63,9 @@ public struct ServiceRouter<Context: RequestContext>: RouterMethods {
     }
 
     @discardableResult public func on<Responder: HTTPResponder>(
-        _ path: RouterPath, method: HTTPRequest.Method, responder: Responder
+        _ path: RouterPath,
+        method: HTTPRequest.Method,
+        responder: Responder
     ) -> ServiceRouter<Context> where Responder.Context == Context {
         table.record(path, method)
         router.on(path, method: method, responder: responder)
@@ -93,7 +95,8 @@ public struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddlew
             guard !allowed.isEmpty, !allowed.contains(request.method) else { throw error }
             throw ProblemResponse(
                 problem: ProblemDetails(.methodNotAllowed, detail: "This path does not accept \(request.method.rawValue.prefix(16))."),
-                headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+                headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
+            )
         }
     }
 }

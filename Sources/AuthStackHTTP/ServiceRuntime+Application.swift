@@ -15,7 +15,8 @@ extension ServiceRuntime {
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestBodyTimeoutHandler(timeout: .milliseconds(Int64(settings.bodyTimeout * 1000)))],
-            idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))
+            idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000))
+        )
         let server: HTTPServerBuilder
         if let inline {
             let context = InlineResponseContext(serverName: serverName, metrics: httpMetrics, logger: logger)

@@ -44,7 +44,10 @@ public struct ServiceSettings: Sendable, Equatable {
         bodyTimeout = try reader.seconds("\(prefix)_BODY_TIMEOUT", default: bodyTimeout, in: 1...3_600)
         let origins = try reader.list("\(prefix)_CORS_ORIGINS", default: [])
         for origin in origins where !CORSAllowListMiddleware<BasicRequestContext>.isOrigin(origin) {
-            throw InvalidSetting(variable: "\(prefix)_CORS_ORIGINS", reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)")
+            throw InvalidSetting(
+                variable: "\(prefix)_CORS_ORIGINS",
+                reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)"
+            )
         }
         corsOrigins = origins
         let level = try reader.text("LOG_LEVEL", default: "info")

@@ -15,7 +15,13 @@ public func buildIdentityApplication(
 ) async throws -> some ApplicationProtocol {
     let follower = try KeyringFollower(configuration: configuration.keys, registry: runtime.registry, logger: runtime.logger)
     return try await buildIdentityApplication(
-        settings: settings, configuration: configuration, runtime: runtime, keyring: follower, services: [follower], clock: clock)
+        settings: settings,
+        configuration: configuration,
+        runtime: runtime,
+        keyring: follower,
+        services: [follower],
+        clock: clock
+    )
 }
 
 /// Builds the identity service around any keyring source (tests use a fixed one).
@@ -30,9 +36,13 @@ func buildIdentityApplication<Source: KeyringSource>(
 ) async throws -> some ApplicationProtocol {
     let storage = try await configuration.openStore(logger: runtime.logger)
     let store = storage.store
-    let passwords = try passwords ?? PasswordHashingPool(
-        hasher: try PasswordHasher(parameters: configuration.scrypt),
-        maximumConcurrent: configuration.hashConcurrency, maximumQueued: configuration.hashQueue)
+    let passwords =
+        try passwords
+        ?? PasswordHashingPool(
+            hasher: try PasswordHasher(parameters: configuration.scrypt),
+            maximumConcurrent: configuration.hashConcurrency,
+            maximumQueued: configuration.hashQueue
+        )
     runtime.readiness.add("database") { await store.isReachable() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
     let router = runtime.makeRouter(context: IdentityRequestContext.self, corsOrigins: settings.corsOrigins)
@@ -40,7 +50,11 @@ func buildIdentityApplication<Source: KeyringSource>(
         .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)
     return runtime.makeApplication(
-        router: router, settings: settings, serverName: "identity-service", services: storage.services + services + [maintenance])
+        router: router,
+        settings: settings,
+        serverName: "identity-service",
+        services: storage.services + services + [maintenance]
+    )
 }
 
 /// Deletes sessions that ended more than a day ago (with their refresh tokens) and spent throttle counters, every

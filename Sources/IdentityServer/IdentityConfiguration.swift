@@ -64,7 +64,8 @@ public struct IdentityConfiguration: Sendable, Equatable {
         scrypt = ScryptParameters(
             logN: UInt8(try reader.integer("IDENTITY_SCRYPT_LOG_N", default: Int(scrypt.logN), in: 1...20)),
             blockSize: try reader.integer("IDENTITY_SCRYPT_R", default: scrypt.blockSize, in: 1...64),
-            parallelism: try reader.integer("IDENTITY_SCRYPT_P", default: scrypt.parallelism, in: 1...64))
+            parallelism: try reader.integer("IDENTITY_SCRYPT_P", default: scrypt.parallelism, in: 1...64)
+        )
         guard scrypt.isAcceptable else {
             throw InvalidSetting(variable: "IDENTITY_SCRYPT_LOG_N", reason: "scrypt would need more than 512 MiB per hash")
         }
@@ -73,12 +74,21 @@ public struct IdentityConfiguration: Sendable, Equatable {
         throttle.accountFreeFailures = try reader.integer("IDENTITY_LOGIN_FREE_FAILURES", default: throttle.accountFreeFailures, in: 1...1_000)
         throttle.accountMaximumDelay = try reader.seconds("IDENTITY_LOGIN_MAX_DELAY", default: throttle.accountMaximumDelay, in: 1...86_400)
         throttle.loginFailuresPerAddress = try reader.integer(
-            "IDENTITY_LOGIN_FAILURES_PER_IP", default: throttle.loginFailuresPerAddress, in: 1...10_000_000)
+            "IDENTITY_LOGIN_FAILURES_PER_IP",
+            default: throttle.loginFailuresPerAddress,
+            in: 1...10_000_000
+        )
         throttle.loginAddressWindow = try reader.seconds("IDENTITY_LOGIN_IP_WINDOW", default: throttle.loginAddressWindow, in: 1...86_400)
         throttle.signupsPerAddressPerMinute = try reader.integer(
-            "IDENTITY_SIGNUPS_PER_IP_PER_MINUTE", default: throttle.signupsPerAddressPerMinute, in: 1...10_000_000)
+            "IDENTITY_SIGNUPS_PER_IP_PER_MINUTE",
+            default: throttle.signupsPerAddressPerMinute,
+            in: 1...10_000_000
+        )
         throttle.refreshesPerAddressPerMinute = try reader.integer(
-            "IDENTITY_REFRESHES_PER_IP_PER_MINUTE", default: throttle.refreshesPerAddressPerMinute, in: 1...10_000_000)
+            "IDENTITY_REFRESHES_PER_IP_PER_MINUTE",
+            default: throttle.refreshesPerAddressPerMinute,
+            in: 1...10_000_000
+        )
         trustedProxies = try reader.list("IDENTITY_TRUSTED_PROXIES", default: [])
         for proxy in trustedProxies where AddressBlock(proxy) == nil {
             throw InvalidSetting(variable: "IDENTITY_TRUSTED_PROXIES", reason: "\(proxy) is not an IP address or CIDR block")

@@ -62,7 +62,8 @@ public enum LegacyUserImport {
             var entryProblems: [String] = []
             let id: String? =
                 switch object["id"] {
-                case .string(let text)? where !text.isEmpty && text.count <= 128 && text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }): text
+                case .string(let text)?
+                where !text.isEmpty && text.count <= 128 && text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }): text
                 case .integer(let number)?: String(number)
                 default: nil
                 }
@@ -107,7 +108,9 @@ public enum LegacyUserImport {
 
     /// A member's value, keeping apart what the import accepts (strings, integers) from everything else.
     enum Member: Decodable {
-        case string(String), integer(Int), other
+        case string(String)
+        case integer(Int)
+        case other
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()

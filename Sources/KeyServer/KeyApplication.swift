@@ -19,13 +19,20 @@ public func buildKeyApplication(
     let storage = try await configuration.openStore(logger: runtime.logger)
     let store = storage.store
     let manager = try await KeyManager.start(
-        store: store, sealer: sealer, policy: KeyLifecyclePolicy(configuration: configuration.lifecycle), clock: clock)
+        store: store,
+        sealer: sealer,
+        policy: KeyLifecyclePolicy(configuration: configuration.lifecycle),
+        clock: clock
+    )
     runtime.readiness.add("database") { (try? await store.version()) != nil }
     let router = runtime.makeRouter(context: BasicRequestContext.self)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
     let reporter = KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)
     return runtime.makeApplication(
-        router: router, settings: settings, serverName: "key-service",
-        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter])
+        router: router,
+        settings: settings,
+        serverName: "key-service",
+        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter]
+    )
 }

@@ -28,20 +28,37 @@ public func buildNotesApplication<Source: KeyringSource>(
 
     let router = runtime.makeRouter(context: BasicRequestContext.self, corsOrigins: settings.corsOrigins)
     let authenticator = BearerAuthenticator(
-        realm: "notes", policy: configuration.tokenPolicy, keyring: keyring, now: { now().timeIntervalSince1970 })
+        realm: "notes",
+        policy: configuration.tokenPolicy,
+        keyring: keyring,
+        now: { now().timeIntervalSince1970 }
+    )
     addNotesRoutes(
-        to: router, store: store, authenticator: authenticator, maximumBodyBytes: configuration.maximumBodyBytes, now: now)
+        to: router,
+        store: store,
+        authenticator: authenticator,
+        maximumBodyBytes: configuration.maximumBodyBytes,
+        now: now
+    )
     // On SQLite, GET /notes is answered on the event loop (NotesInlineResponder); PostgreSQL reads are asynchronous.
     let inline = (configuration.inlineReads ? store as? SQLiteNoteStore : nil).map {
         NotesInlineResponder(authenticator: authenticator, store: $0)
     }
     return runtime.makeApplication(
-        router: router, settings: settings, serverName: "notes-service", inline: inline, services: storage.services + services)
+        router: router,
+        settings: settings,
+        serverName: "notes-service",
+        inline: inline,
+        services: storage.services + services
+    )
 }
 
 /// The routes over the opened store: `NotesRoutes` is generic over its store, which arrives here as `any NoteStore`.
 private func addNotesRoutes<Source: KeyringSource, Store: NoteStore>(
-    to router: ServiceRouter<BasicRequestContext>, store: Store, authenticator: BearerAuthenticator<Source>, maximumBodyBytes: Int,
+    to router: ServiceRouter<BasicRequestContext>,
+    store: Store,
+    authenticator: BearerAuthenticator<Source>,
+    maximumBodyBytes: Int,
     now: @escaping @Sendable () -> Date
 ) {
     NotesRoutes(authenticator: authenticator, store: store, maximumBodyBytes: maximumBodyBytes, now: now).addRoutes(to: router)

@@ -8,5 +8,10 @@ try await ServiceLauncher.run(executable: "notes-service", name: "notes", prefix
     // A missing or empty client-token file stops start-up here ("cannot start: …", exit status 1).
     let follower = try KeyringFollower(configuration: configuration.keyring, registry: runtime.registry, logger: runtime.logger)
     return try await buildNotesApplication(
-        settings: settings, configuration: configuration, runtime: runtime, keyring: follower, services: [follower])
+        settings: settings,
+        configuration: configuration,
+        runtime: runtime,
+        keyring: follower,
+        services: [follower]
+    )
 }

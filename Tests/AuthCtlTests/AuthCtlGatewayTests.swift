@@ -45,11 +45,13 @@ import Testing
 
     /// What the table sends each path to; changed from the old fall-through (where `/application`, `/v10`,
     /// `/notes-archive`, `/metrics`, `/readyz` and `/` all went to identity).
-    @Test(arguments: [
-        ("/app/", GatewayRoutes.Destination.webClient), ("/app/app.js", .webClient), ("/app", .redirect(status: 301, location: "/app/")),
-        ("/", .redirect(status: 302, location: "/app/")), ("/healthz", .health), ("/login", .identity), ("/logout-all", .identity),
-        ("/sessions", .identity), ("/sessions/s_1", .identity), ("/notes", .notes), ("/notes/n_1", .notes), ("/%6Cogin", .identity),
-    ] as [(String, GatewayRoutes.Destination)])
+    @Test(
+        arguments: [
+            ("/app/", GatewayRoutes.Destination.webClient), ("/app/app.js", .webClient), ("/app", .redirect(status: 301, location: "/app/")),
+            ("/", .redirect(status: 302, location: "/app/")), ("/healthz", .health), ("/login", .identity), ("/logout-all", .identity),
+            ("/sessions", .identity), ("/sessions/s_1", .identity), ("/notes", .notes), ("/notes/n_1", .notes), ("/%6Cogin", .identity),
+        ] as [(String, GatewayRoutes.Destination)]
+    )
     func routesListedPaths(path: String, destination: GatewayRoutes.Destination) {
         #expect(GatewayRoutes.destination(of: path) == destination)
     }
@@ -176,7 +178,8 @@ import Testing
     @Test func forwardsMethodPathQueryBodyAndEndToEndHeadersToTheRightService() async throws {
         try await withGateway(site: try WebSite()) { client, upstreams in
             let echo = try await client.execute(
-                uri: "/notes/n_1?limit=5&cursor=a%2Fb", method: .patch,
+                uri: "/notes/n_1?limit=5&cursor=a%2Fb",
+                method: .patch,
                 headers: [
                     .authorization: "Bearer abc", .contentType: "application/json", .cookie: "refresh_token=rt_x",
                     .xForwardedFor: "203.0.113.7", HTTPField.Name("Proxy-Authorization")!: "Basic eA==", .te: "trailers", .userAgent: "tests",
@@ -213,7 +216,9 @@ import Testing
                 .connection: "close, X-Hop", HTTPField.Name("X-Hop")!: "secret", HTTPField.Name("Keep-Alive")!: "timeout=5",
                 .transferEncoding: "chunked", .contentLength: "3", .authorization: "Bearer abc", .xForwardedFor: "203.0.113.7",
                 HTTPField.Name("X-Forwarded-Proto")!: "https",
-            ], peer: "::1")
+            ],
+            peer: "::1"
+        )
         #expect(up.map(\.name).sorted() == ["Authorization", "X-Forwarded-For", "X-Forwarded-Proto"])
         #expect(up["X-Forwarded-For"] == ["203.0.113.7, ::1"])
         #expect(up["X-Forwarded-Proto"] == ["http"], "the gateway speaks plain HTTP; a client's claim is not passed on")
@@ -222,7 +227,8 @@ import Testing
             HTTPHeaders([
                 ("Connection", "X-Trace"), ("X-Trace", "1"), ("Transfer-Encoding", "chunked"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
                 ("Content-Length", "0"),
-            ]))
+            ])
+        )
         #expect(down.map(\.description) == ["Set-Cookie: a=1", "Set-Cookie: b=2", "Content-Length: 0"])
     }
 
@@ -308,7 +314,8 @@ import Testing
             try AuthCtl.parseAsRoot([
                 "up", "--bin-dir", binaries, "--web-root", site.root, "--keys-dir", binaries + "/keys", "--gateway-port", "\(busy)",
                 "--identity-port", "\(free[0])", "--notes-port", "\(free[1])", "--keys-port", "\(free[2])",
-            ]) as? UpCommand)
+            ]) as? UpCommand
+        )
         await #expect { try await up.run() } throws: {
             "\($0)".contains("port \(busy) for the gateway is in use") && "\($0)".contains("--gateway-port")
         }
@@ -376,15 +383,22 @@ import Testing
                 return Response(status: .found, headers: [.location: "/elsewhere"])
             case "/notes/challenge":
                 return Response(
-                    status: .unauthorized, headers: [.wwwAuthenticate: #"Bearer realm="notes", error="invalid_token""#, .retryAfter: "7"],
-                    body: ResponseBody(byteBuffer: ByteBuffer(string: "denied")))
+                    status: .unauthorized,
+                    headers: [.wwwAuthenticate: #"Bearer realm="notes", error="invalid_token""#, .retryAfter: "7"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: "denied"))
+                )
             default:
                 let body = try await request.body.collect(upTo: 1 << 16)
                 var headers: [String: [String]] = [:]
                 for field in request.headers { headers[field.name.canonicalName, default: []].append(field.value) }
                 let echo = Echo(
-                    service: name, method: request.method.rawValue, uri: request.uri.description, host: request.head.authority, headers: headers,
-                    body: String(buffer: body))
+                    service: name,
+                    method: request.method.rawValue,
+                    uri: request.uri.description,
+                    host: request.head.authority,
+                    headers: headers,
+                    body: String(buffer: body)
+                )
                 let json = ByteBuffer(bytes: try JSONEncoder().encode(echo))
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: json))
             }
@@ -408,7 +422,8 @@ import Testing
                         webRoot: site.root,
                         identity: .init(name: "identity", baseURL: "http://127.0.0.1:\(upstreams.identityPort)"),
                         notes: .init(name: "notes", baseURL: "http://127.0.0.1:\(upstreams.notesPort)"),
-                        proxy: proxy)
+                        proxy: proxy
+                    )
                     try await gateway.application(host: "127.0.0.1", port: 0, logger: Logger(label: "test")).test(.live) { client in
                         try await body(client, upstreams)
                     }

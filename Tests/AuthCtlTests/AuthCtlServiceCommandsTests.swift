@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import ArgumentParser
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -53,16 +53,19 @@ import Testing
         let other = NSTemporaryDirectory() + "authctl-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try "ast_wrong".write(toFile: other + "/admin.token", atomically: true, encoding: .utf8)
-        await #expect { try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: other).send(.GET, "/v1/keys") }
-            throws: { "\($0)".contains("refused the admin token") }
+        await #expect { try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: other).send(.GET, "/v1/keys") } throws: {
+            "\($0)".contains("refused the admin token")
+        }
         // The notes token is a verifier's: 403.
         try fixture.token("notes").write(toFile: other + "/admin.token", atomically: true, encoding: .utf8)
-        await #expect { try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: other).send(.GET, "/v1/keys") }
-            throws: { "\($0)".contains("not an admin token") }
+        await #expect { try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: other).send(.GET, "/v1/keys") } throws: {
+            "\($0)".contains("not an admin token")
+        }
         await keys.stop()
         // Nobody listening.
-        await #expect { try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: fixture.secrets.path).send(.GET, "/v1/keys") }
-            throws: { "\($0)".contains("cannot reach the key service") }
+        await #expect {
+            try await KeyServiceClient(url: "http://127.0.0.1:\(keys.port)", keysDirectory: fixture.secrets.path).send(.GET, "/v1/keys")
+        } throws: { "\($0)".contains("cannot reach the key service") }
         // No secrets at all.
         #expect { try KeyServiceClient(url: "http://127.0.0.1:1", keysDirectory: other + "/missing") } throws: { "\($0)".contains("authctl init") }
     }

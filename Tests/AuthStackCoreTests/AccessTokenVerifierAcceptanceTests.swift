@@ -26,7 +26,9 @@ import Testing
 
     @Test func signerWritesTheSpecifiedHeader() throws {
         let token = AccessTokenSigner().sign(
-            AccessTokenSigner().claims(subject: "u", username: "n", sessionID: "s", now: TokenFixtures.nowDate), with: TokenFixtures.key())
+            AccessTokenSigner().claims(subject: "u", username: "n", sessionID: "s", now: TokenFixtures.nowDate),
+            with: TokenFixtures.key()
+        )
         let header = try #require(Base64URL.decode(token.split(separator: ".")[0]))
         #expect(String(decoding: header, as: UTF8.self) == #"{"alg":"HS256","typ":"at+jwt","kid":"k2026-11-a"}"#)
     }
@@ -35,7 +37,11 @@ import Testing
         let signer = AccessTokenSigner()
         var claims = signer.claims(subject: "u\"\\\u{1}", username: "ünï", sessionID: "s", now: TokenFixtures.nowDate)
         claims.issuer = "authstack"
-        let verified = try TokenFixtures.notesVerifier.verify(signer.sign(claims, with: TokenFixtures.key()), keys: TokenFixtures.keys, now: TokenFixtures.nowDate)
+        let verified = try TokenFixtures.notesVerifier.verify(
+            signer.sign(claims, with: TokenFixtures.key()),
+            keys: TokenFixtures.keys,
+            now: TokenFixtures.nowDate
+        )
         #expect(verified.subject == "u\"\\\u{1}")
         #expect(verified.username == "ünï")
     }

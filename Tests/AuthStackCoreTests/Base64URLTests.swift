@@ -36,10 +36,19 @@ import Testing
 
     @Test func readsTopLevelMembersOfEveryType() throws {
         let found = try members(#" { "s" : "x\n\u00e9\ud83d\ude00", "n": -12.5e1, "t": true, "f": false, "z": null, "o": {"a": [1, {}]}, "a": [] } "#)
-        guard case .number(let number)? = found["n"] else { Issue.record("n"); return }
+        guard case .number(let number)? = found["n"] else {
+            Issue.record("n")
+            return
+        }
         #expect(number == -125)
-        guard case .bool(true)? = found["t"], case .bool(false)? = found["f"], case .null? = found["z"] else { Issue.record("literals"); return }
-        guard case .object? = found["o"], case .array? = found["a"], case .string? = found["s"] else { Issue.record("containers"); return }
+        guard case .bool(true)? = found["t"], case .bool(false)? = found["f"], case .null? = found["z"] else {
+            Issue.record("literals")
+            return
+        }
+        guard case .object? = found["o"], case .array? = found["a"], case .string? = found["s"] else {
+            Issue.record("containers")
+            return
+        }
     }
 
     @Test func decodesEscapesIncludingSurrogatePairs() throws {
@@ -114,7 +123,10 @@ import Testing
 
     @Test func largeAndSmallNumbersParse() throws {
         let found = try members(#"{"big":123456789012345678901,"exp":1e400,"tiny":5e-324,"neg0":-0}"#)
-        guard case .number(let big)? = found["big"], case .number(let huge)? = found["exp"] else { Issue.record("numbers"); return }
+        guard case .number(let big)? = found["big"], case .number(let huge)? = found["exp"] else {
+            Issue.record("numbers")
+            return
+        }
         #expect(big == 1.2345678901234568e20)
         #expect(huge.isInfinite)
     }

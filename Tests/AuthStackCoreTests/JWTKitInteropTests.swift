@@ -18,14 +18,19 @@ import Testing
 
         func verify(using algorithm: some JWTAlgorithm) throws {
             // Checked against the fixed test clock rather than the wall clock.
-            guard exp.value > Date(timeIntervalSince1970: TokenFixtures.now) else { throw JWTError.claimVerificationFailure(failedClaim: exp, reason: "expired") }
+            guard exp.value > Date(timeIntervalSince1970: TokenFixtures.now) else {
+                throw JWTError.claimVerificationFailure(failedClaim: exp, reason: "expired")
+            }
             try aud.verifyIntendedAudience(includes: "notes")
         }
     }
 
     private func jwtKitKeys() async -> JWTKeyCollection {
         await JWTKeyCollection().add(
-            hmac: HMACKey(key: .init(data: TokenFixtures.secret.bytes)), digestAlgorithm: .sha256, kid: JWKIdentifier(string: TokenFixtures.kid))
+            hmac: HMACKey(key: .init(data: TokenFixtures.secret.bytes)),
+            digestAlgorithm: .sha256,
+            kid: JWKIdentifier(string: TokenFixtures.kid)
+        )
     }
 
     @Test func ourTokenVerifiesWithJWTKit() async throws {
@@ -42,8 +47,14 @@ import Testing
 
     @Test func jwtKitTokenVerifiesWithOurs() async throws {
         let payload = Payload(
-            iss: "authstack", aud: AudienceClaim(value: ["identity", "notes"]), sub: "user-8", username: "dave", sid: "s-2", jti: "j-2",
-            iat: .init(value: TokenFixtures.nowDate), exp: .init(value: TokenFixtures.nowDate.addingTimeInterval(600))
+            iss: "authstack",
+            aud: AudienceClaim(value: ["identity", "notes"]),
+            sub: "user-8",
+            username: "dave",
+            sid: "s-2",
+            jti: "j-2",
+            iat: .init(value: TokenFixtures.nowDate),
+            exp: .init(value: TokenFixtures.nowDate.addingTimeInterval(600))
         )
         var header = JWTHeader()
         header.typ = "at+jwt"
@@ -58,8 +69,14 @@ import Testing
 
     @Test func jwtKitTokenWithItsDefaultTypeIsRejectedByOurs() async throws {
         let payload = Payload(
-            iss: "authstack", aud: AudienceClaim(value: ["notes"]), sub: "user-9", username: "erin", sid: "s-3", jti: "j-3",
-            iat: .init(value: TokenFixtures.nowDate), exp: .init(value: TokenFixtures.nowDate.addingTimeInterval(600))
+            iss: "authstack",
+            aud: AudienceClaim(value: ["notes"]),
+            sub: "user-9",
+            username: "erin",
+            sid: "s-3",
+            jti: "j-3",
+            iat: .init(value: TokenFixtures.nowDate),
+            exp: .init(value: TokenFixtures.nowDate.addingTimeInterval(600))
         )
         let token = try await jwtKitKeys().sign(payload, kid: JWKIdentifier(string: TokenFixtures.kid))
         #expect(TokenFixtures.rejection(token) == .wrongType)

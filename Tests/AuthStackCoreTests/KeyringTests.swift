@@ -7,8 +7,12 @@ import Testing
 
     static func key(_ kid: String, _ status: KeyStatus, length: Int = 32) -> KeyringKey {
         KeyringKey(
-            kid: kid, secret: SecretBytes(Array(repeating: UInt8(kid.utf8.count), count: length)), status: status, createdAt: t0,
-            activatedAt: status == .next ? nil : t0, retireAt: status == .previous ? t0.addingTimeInterval(930) : nil
+            kid: kid,
+            secret: SecretBytes(Array(repeating: UInt8(kid.utf8.count), count: length)),
+            status: status,
+            createdAt: t0,
+            activatedAt: status == .next ? nil : t0,
+            retireAt: status == .previous ? t0.addingTimeInterval(930) : nil
         )
     }
 

@@ -23,10 +23,12 @@ import Testing
         let key = try HS256Key(kid: "rfc7515-a1", secret: SecretBytes(secret))
         let signingInput = Self.token.split(separator: ".")[0...1].joined(separator: ".")
         let mac = Array(signingInput.utf8).withUnsafeBytes { key.authenticationCode(for: $0) }
-        #expect(Array(mac) == [
-            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186,
-            22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
-        ])
+        #expect(
+            Array(mac) == [
+                116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186,
+                22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+            ]
+        )
         #expect(Base64URL.encode(Array(mac)) == "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
     }
 

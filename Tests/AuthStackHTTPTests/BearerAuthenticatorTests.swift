@@ -34,20 +34,34 @@ final class RefreshingKeyringSource: KeyringSource {
 
     static func key(_ kid: String) -> KeyringKey {
         KeyringKey(
-            kid: kid, secret: SecretBytes.random(count: 32), status: .current, createdAt: Date(timeIntervalSince1970: now - 100),
-            activatedAt: Date(timeIntervalSince1970: now - 100))
+            kid: kid,
+            secret: SecretBytes.random(count: 32),
+            status: .current,
+            createdAt: Date(timeIntervalSince1970: now - 100),
+            activatedAt: Date(timeIntervalSince1970: now - 100)
+        )
     }
 
     static func keyring(version: Int, current: KeyringKey, others: [KeyringKey] = []) throws -> Keyring {
         var next = key("next-\(version)")
         next.status = .next
         next.activatedAt = nil
-        return try Keyring(version: version, keys: [current, next] + others.map { var key = $0; key.status = .previous; return key })
+        return try Keyring(
+            version: version,
+            keys: [current, next]
+                + others.map {
+                    var key = $0
+                    key.status = .previous
+                    return key
+                }
+        )
     }
 
     static func token(_ key: KeyringKey, at time: Double = now) throws -> String {
-        signer.sign(signer.claims(subject: "user-1", username: "ada", sessionID: "s-1", now: Date(timeIntervalSince1970: time)),
-                    with: try HS256Key(kid: key.kid, secret: key.secret))
+        signer.sign(
+            signer.claims(subject: "user-1", username: "ada", sessionID: "s-1", now: Date(timeIntervalSince1970: time)),
+            with: try HS256Key(kid: key.kid, secret: key.secret)
+        )
     }
 
     func authenticator<Source: KeyringSource>(_ source: Source) -> BearerAuthenticator<Source> {
@@ -92,9 +106,19 @@ final class RefreshingKeyringSource: KeyringSource {
         let good = try Self.token(current)
         let forged = try Self.token(Self.key("k1"))  // same kid, other secret
         let wrongAudience = Self.signer.sign(
-            AccessTokenClaims(issuer: "authstack", audience: ["identity"], subject: "u", username: nil, sessionID: nil, tokenID: nil,
-                              issuedAt: Self.now, expiresAt: Self.now + 60, notBefore: nil),
-            with: try HS256Key(kid: current.kid, secret: current.secret))
+            AccessTokenClaims(
+                issuer: "authstack",
+                audience: ["identity"],
+                subject: "u",
+                username: nil,
+                sessionID: nil,
+                tokenID: nil,
+                issuedAt: Self.now,
+                expiresAt: Self.now + 60,
+                notBefore: nil
+            ),
+            with: try HS256Key(kid: current.kid, secret: current.secret)
+        )
         var details: Set<String> = []
         for token in ["abc", good + "x", forged, wrongAudience, String(good.dropLast()), good.replacingOccurrences(of: ".", with: " ")] {
             let problem = try #require(await problem(auth, "Bearer \(token)"))
@@ -120,7 +144,10 @@ final class RefreshingKeyringSource: KeyringSource {
     @Test func anUnknownKidRefreshesOnceThenVerifiesAgainstTheNewKeyring() async throws {
         let old = Self.key("k1")
         let new = Self.key("k2")
-        let source = RefreshingKeyringSource(try Self.keyring(version: 1, current: old), then: try Self.keyring(version: 2, current: new, others: [old]))
+        let source = RefreshingKeyringSource(
+            try Self.keyring(version: 1, current: old),
+            then: try Self.keyring(version: 2, current: new, others: [old])
+        )
         let auth = authenticator(source)
         #expect(try await auth.authenticate(authorization: "Bearer \(try Self.token(old))").subject == "user-1")
         #expect(source.refreshCount == 0, "a held kid needs no refresh")
@@ -211,17 +238,23 @@ final class RefreshingKeyringSource: KeyringSource {
 
     @Test func readsItsVariables() throws {
         let configuration = try KeyringFollowerConfiguration(
-            prefix: "IDENTITY", client: "identity",
-            reader: ConfigurationReader(["IDENTITY_KEYS_URL": "http://keys:8083/", "IDENTITY_KEYS_TOKEN_FILE": "/run/secrets/identity.token", "IDENTITY_KEYS_WAIT": "60"]))
+            prefix: "IDENTITY",
+            client: "identity",
+            reader: ConfigurationReader([
+                "IDENTITY_KEYS_URL": "http://keys:8083/", "IDENTITY_KEYS_TOKEN_FILE": "/run/secrets/identity.token", "IDENTITY_KEYS_WAIT": "60",
+            ])
+        )
         #expect(configuration.keyServiceURL == "http://keys:8083")
         #expect(configuration.tokenFile == "/run/secrets/identity.token")
         #expect(configuration.longPollWait == 60)
     }
 
     @Test func rejectsBadValuesNamingTheVariable() {
-        for (name, value) in [("NOTES_KEYS_URL", "keys:8083"), ("NOTES_KEYS_URL", "ftp://keys"), ("NOTES_KEYS_URL", "http://keys/?a=1"),
-                              ("NOTES_KEYS_WAIT", "0"), ("NOTES_KEYS_WAIT", "61"), ("NOTES_KEYS_WAIT", "ten"), ("NOTES_KEYS_URL", ""),
-                              ("NOTES_KEYS_TOKEN_FILE", "")] {
+        for (name, value) in [
+            ("NOTES_KEYS_URL", "keys:8083"), ("NOTES_KEYS_URL", "ftp://keys"), ("NOTES_KEYS_URL", "http://keys/?a=1"),
+            ("NOTES_KEYS_WAIT", "0"), ("NOTES_KEYS_WAIT", "61"), ("NOTES_KEYS_WAIT", "ten"), ("NOTES_KEYS_URL", ""),
+            ("NOTES_KEYS_TOKEN_FILE", ""),
+        ] {
             #expect(throws: InvalidSetting.self, "\(name)=\(value)") {
                 try KeyringFollowerConfiguration(prefix: "NOTES", client: "notes", reader: ConfigurationReader([name: value]))
             }

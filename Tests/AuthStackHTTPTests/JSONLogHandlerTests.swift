@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 import Hummingbird
+import Logging
 import Testing
 
 @testable import AuthStackHTTP
@@ -11,7 +11,14 @@ import Testing
         var handler = JSONLogHandler(service: "notes", level: .info)
         handler.metadata = handlerMetadata
         let event = LogEvent(
-            level: .info, message: "request", metadata: metadata, source: "test", file: #file, function: #function, line: #line)
+            level: .info,
+            message: "request",
+            metadata: metadata,
+            source: "test",
+            file: #file,
+            function: #function,
+            line: #line
+        )
         let line = try #require(handler.line(for: event, at: Date(timeIntervalSince1970: 1_800_000_000)))
         #expect(line.last == 0x0A, "one line")
         return try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])

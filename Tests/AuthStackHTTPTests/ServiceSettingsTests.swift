@@ -10,7 +10,11 @@ import Testing
     }
 
     @Test func prefixedVariablesOverrideDefaults() throws {
-        let settings = try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: ["NOTES_HOST": "0.0.0.0", "NOTES_PORT": "9000", "LOG_LEVEL": "DEBUG"])
+        let settings = try ServiceSettings(
+            prefix: "NOTES",
+            defaultPort: 8082,
+            environment: ["NOTES_HOST": "0.0.0.0", "NOTES_PORT": "9000", "LOG_LEVEL": "DEBUG"]
+        )
         #expect(settings == ServiceSettings(host: "0.0.0.0", port: 9000, logLevel: .debug))
     }
 

@@ -12,7 +12,11 @@ import Testing
     func sqliteIsTheDefault(prefix: String) throws {
         let unset = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader([:]))
         #expect(unset == DatabaseSettings(path: "data/x.sqlite"))
-        let path = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader(["\(prefix)_DATABASE_PATH": "/tmp/k.sqlite"]))
+        let path = try DatabaseSettings(
+            prefix: prefix,
+            defaultPath: "data/x.sqlite",
+            reader: ConfigurationReader(["\(prefix)_DATABASE_PATH": "/tmp/k.sqlite"])
+        )
         #expect(path == DatabaseSettings(path: "/tmp/k.sqlite"))
         let empty = try DatabaseSettings(prefix: prefix, defaultPath: "data/x.sqlite", reader: ConfigurationReader(["\(prefix)_DATABASE_URL": ""]))
         #expect(empty.url == nil, "an empty URL counts as unset")

@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackHTTP
 import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -24,7 +24,12 @@ struct PostgresConnectionLossTests {
         let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { loop.shutdownGracefully { _ in } }
         try await TestDatabase.with(.postgres) { database in
-            let pool = PostgresConnectionPool(url: try #require(database.url), logger: TestDatabase.logger, maximumConnections: 1, eventLoopGroup: loop)
+            let pool = PostgresConnectionPool(
+                url: try #require(database.url),
+                logger: TestDatabase.logger,
+                maximumConnections: 1,
+                eventLoopGroup: loop
+            )
             let connection = try await pool.transaction { connection in connection }  // idle in the pool again now
             let asked = Flag()
             let closed = Flag()

@@ -9,10 +9,13 @@ package enum JWTAttacks {
     /// A keyring both services hold; `secret` is the real current key.
     package static let now = Date(timeIntervalSince1970: 1_800_000_000)
     package static let secret = SecretBytes((0..<32).map { UInt8($0) &* 7 &+ 1 })
-    package static let keyring = try! Keyring(version: 1, keys: [
-        KeyringKey(kid: "k-current", secret: secret, status: .current, createdAt: now, activatedAt: now),
-        KeyringKey(kid: "k-next", secret: SecretBytes((0..<32).map { UInt8($0) &+ 100 }), status: .next, createdAt: now),
-    ])
+    package static let keyring = try! Keyring(
+        version: 1,
+        keys: [
+            KeyringKey(kid: "k-current", secret: secret, status: .current, createdAt: now, activatedAt: now),
+            KeyringKey(kid: "k-next", secret: SecretBytes((0..<32).map { UInt8($0) &+ 100 }), status: .next, createdAt: now),
+        ]
+    )
 
     package static func b64(_ text: String) -> String { Base64URL.encode(Array(text.utf8)) }
 
@@ -20,7 +23,8 @@ package enum JWTAttacks {
         Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: key))))
     }
 
-    package static let claims = #"{"iss":"authstack","aud":["identity","notes"],"sub":"u_attacker","username":"mallory","sid":"s_1","iat":1800000000,"exp":1800000900}"#
+    package static let claims =
+        #"{"iss":"authstack","aud":["identity","notes"],"sub":"u_attacker","username":"mallory","sid":"s_1","iat":1800000000,"exp":1800000900}"#
 
     /// `header.payload.HMAC(key)` with any header and payload text.
     package static func token(header: String, payload: String = claims, key: [UInt8] = secret.bytes) -> String {
@@ -53,10 +57,16 @@ package enum JWTAttacks {
         list.append(("kid missing", token(header: #"{"alg":"HS256","typ":"at+jwt"}"#)))
         let attackerKey = Array(repeating: UInt8(0x41), count: 32)
         let attackerJWK = #"{"kty":"oct","k":"\#(Base64URL.encode(attackerKey))"}"#
-        for (name, extra) in [("jwk", attackerJWK), ("jku", #""https://evil.example/jwks.json""#), ("x5u", #""https://evil.example/cert.pem""#),
-                              ("x5c", #"["MIIB"]"#)] {
-            list.append(("\(name) header, signed with the attacker's key",
-                         token(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current","\#(name)":\#(extra)}"#, key: attackerKey)))
+        for (name, extra) in [
+            ("jwk", attackerJWK), ("jku", #""https://evil.example/jwks.json""#), ("x5u", #""https://evil.example/cert.pem""#),
+            ("x5c", #"["MIIB"]"#),
+        ] {
+            list.append(
+                (
+                    "\(name) header, signed with the attacker's key",
+                    token(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current","\#(name)":\#(extra)}"#, key: attackerKey)
+                )
+            )
         }
         list.append(("crit naming exp", token(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current","crit":["exp"]}"#)))
         list.append(("empty crit", token(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current","crit":[]}"#)))
@@ -66,12 +76,22 @@ package enum JWTAttacks {
         list.append(("duplicate kid", token(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-next","kid":"k-current"}"#)))
         list.append(("wrong typ", token(header: #"{"alg":"HS256","typ":"JWT","kid":"k-current"}"#)))
         let header = #"{"alg":"HS256","typ":"at+jwt","kid":"k-current"}"#
-        list.append(("duplicate sub in the payload", token(header: header, payload: claims.replacingOccurrences(of: #""sub":"u_attacker""#, with: #""sub":"u_victim","sub":"u_attacker""#))))
+        list.append(
+            (
+                "duplicate sub in the payload",
+                token(header: header, payload: claims.replacingOccurrences(of: #""sub":"u_attacker""#, with: #""sub":"u_victim","sub":"u_attacker""#))
+            )
+        )
         for exp in ["1e400", "NaN", "Infinity", "-Infinity", #""1800000900""#, "9007199254740993", "null"] {
             list.append(("exp \(exp)", token(header: header, payload: claims.replacingOccurrences(of: "\"exp\":1800000900", with: "\"exp\":\(exp)"))))
         }
         list.append(("payload not an object", token(header: header, payload: "[1,2,3]")))
-        list.append(("oversized token (9 KiB)", token(header: header, payload: claims.dropLast() + #","pad":""# + String(repeating: "x", count: 9_000) + #""}"#)))
+        list.append(
+            (
+                "oversized token (9 KiB)",
+                token(header: header, payload: claims.dropLast() + #","pad":""# + String(repeating: "x", count: 9_000) + #""}"#)
+            )
+        )
         list.append(("signature stripped", String(valid[..<valid.lastIndex(of: ".")!]) + "."))
         list.append(("padding in the signature", valid + "="))
         list.append(("four segments", valid + ".x"))

@@ -1,5 +1,5 @@
-import AuthStackStorage
 import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import Hummingbird
 import KeyServer
@@ -27,8 +27,11 @@ package struct KeyServiceFixture {
     package func application(port: Int = 0) async throws -> some ApplicationProtocol {
         let clock = self.clock
         return try await buildKeyApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: port), configuration: configuration, runtime: ServiceRuntime(name: "keys"),
-            clock: { clock.now })
+            settings: ServiceSettings(host: "127.0.0.1", port: port),
+            configuration: configuration,
+            runtime: ServiceRuntime(name: "keys"),
+            clock: { clock.now }
+        )
     }
 }
 
@@ -39,4 +42,3 @@ package final class TestClock: Sendable {
     package var now: Date { value.withLock { $0 } }
     package func advance(_ seconds: Double) { value.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
-

@@ -36,14 +36,22 @@ package final class RawConnection: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-            if count > 0 { received += buffer[0..<count]; continue }
+            if count > 0 {
+                received += buffer[0..<count]
+                continue
+            }
             return (String(decoding: received, as: UTF8.self), count == 0 || errno == ECONNRESET)
         }
     }
 
     /// Sends `head`, then one byte every `interval` for at most `limit` seconds while another thread reads; ends
     /// when the server closes. The answer, whether the server closed, and how long the trickle lasted.
-    package static func trickle(port: Int, head: [UInt8], interval: Double, limit: Double) async throws -> (text: String, closed: Bool, seconds: Double) {
+    package static func trickle(
+        port: Int,
+        head: [UInt8],
+        interval: Double,
+        limit: Double
+    ) async throws -> (text: String, closed: Bool, seconds: Double) {
         let connection = try RawConnection(port: port, timeout: limit + 5)
         let done = Mutex(false)
         let started = ContinuousClock.now
@@ -66,7 +74,12 @@ package final class RawConnection: @unchecked Sendable {
 
     /// Connects, sends `parts` (pausing `pause` between them) and reads until close or timeout — on a thread of its
     /// own: blocking socket calls on the cooperative pool would starve the server under test.
-    package static func exchange(port: Int, _ parts: [[UInt8]], pause: Duration = .zero, timeout: Double = 10) async throws -> (text: String, closed: Bool) {
+    package static func exchange(
+        port: Int,
+        _ parts: [[UInt8]],
+        pause: Duration = .zero,
+        timeout: Double = 10
+    ) async throws -> (text: String, closed: Bool) {
         let connection = try RawConnection(port: port, timeout: timeout)
         return await withCheckedContinuation { continuation in
             Thread.detachNewThread {

@@ -42,10 +42,14 @@ package struct RunningService {
     /// A client that gives up connecting after 1 s instead of retrying for 10 s like the shared one.
     package static let http = HTTPClient(
         eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1))))
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(1)))
+    )
 
     package func request(
-        _ path: String, method: HTTPMethod = .GET, token: String? = nil, timeout: TimeAmount = .seconds(30)
+        _ path: String,
+        method: HTTPMethod = .GET,
+        token: String? = nil,
+        timeout: TimeAmount = .seconds(30)
     ) async throws -> (status: HTTPResponseStatus, body: Data) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method

@@ -29,7 +29,9 @@ package final class TestDatabase: Sendable {
     /// Runs `body` on a fresh database of `kind` (PostgreSQL's created with `postgresOptions`), then closes the stores'
     /// pools.
     package static func with<Result>(
-        _ kind: StoreKind, postgresOptions: String = "", _ body: (TestDatabase) async throws -> Result
+        _ kind: StoreKind,
+        postgresOptions: String = "",
+        _ body: (TestDatabase) async throws -> Result
     ) async throws -> Result {
         let database = try await TestDatabase(kind: kind, postgresOptions: postgresOptions)
         do {

@@ -115,20 +115,25 @@ package enum TestPostgresCluster {
         try password.write(toFile: directory + "/pwfile", atomically: false, encoding: .utf8)
         if !asServerUser.isEmpty { try chownToServerUser(directory + "/pwfile") }
         try await run(
-            asServerUser + ["\(bin)/initdb", "-D", "\(directory)/data", "-U", "authstack", "--pwfile=\(directory)/pwfile", "-A", "scram-sha-256",
-                            "-E", "UTF8", "--locale=C", "--no-sync"],
-            log: directory + "/initdb.log")
+            asServerUser + [
+                "\(bin)/initdb", "-D", "\(directory)/data", "-U", "authstack", "--pwfile=\(directory)/pwfile", "-A", "scram-sha-256",
+                "-E", "UTF8", "--locale=C", "--no-sync",
+            ],
+            log: directory + "/initdb.log"
+        )
         var lastError: (any Error)?
         for _ in 0..<3 {
             let port = try await freePortForTest()
-            let options = "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off "
+            let options =
+                "-k \(directory) -p \(port) -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off "
                 + "-c synchronous_commit=off -c full_page_writes=off"
             do {
                 try await run(
                     asServerUser + [
                         "\(bin)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/server.log", "-w", "-t", "30", "start",
                     ],
-                    log: directory + "/pg_ctl.log")
+                    log: directory + "/pg_ctl.log"
+                )
                 try stopWhenThisProcessEnds(bin: bin, directory: directory, asServerUser: asServerUser)
                 return try PostgresURL("postgres://authstack:\(password)@127.0.0.1:\(port)/postgres?sslmode=disable", variable: "test cluster")
             } catch {
@@ -157,7 +162,8 @@ package enum TestPostgresCluster {
                 PostgreSQL server binaries (initdb, pg_ctl) not found, so the PostgreSQL storage tests cannot run. \
                 Install them (Debian: apt-get install -y postgresql), point AUTHSTACK_TEST_POSTGRES_BIN at their directory, \
                 set AUTHSTACK_TEST_POSTGRES_URL to a server, or set AUTHSTACK_TEST_POSTGRES=off to leave the PostgreSQL cases out.
-                """)
+                """
+        )
     }
 
     /// As root, PostgreSQL refuses to run: the cluster belongs to the `postgres` user and its commands run through
@@ -215,11 +221,16 @@ package enum TestPostgresCluster {
     private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) throws {
         typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
         guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
-            throw SetupError(description: "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed to start PostgreSQL without leaking the suite's sockets into it)")
+            throw SetupError(
+                description:
+                    "posix_spawn_file_actions_addclosefrom_np is missing (glibc 2.34 or later is needed to start PostgreSQL without leaking the suite's sockets into it)"
+            )
         }
         let addCloseFrom = unsafeBitCast(symbol, to: AddCloseFrom.self)
         let result = addCloseFrom(&actions, 3)
-        guard result == 0 else { throw SetupError(description: "posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(result)))") }
+        guard result == 0 else {
+            throw SetupError(description: "posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(result)))")
+        }
     }
 
     /// Starts `arguments` with standard input from /dev/null and its output appended to `log`.
@@ -232,7 +243,7 @@ package enum TestPostgresCluster {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         try closeInheritedDescriptors(&actions)
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for argument in argv { free(argument) } }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         guard result == 0 else { throw SetupError(description: "cannot start \(arguments[0]): \(String(cString: strerror(result)))") }

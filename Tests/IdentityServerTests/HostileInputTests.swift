@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,11 +9,11 @@ import NIOCore
 import Synchronization
 import Testing
 
+@testable import IdentityServer
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import IdentityServer
 
 /// Hostile HTTP input at the socket level: slow and silent clients, oversized and excessive headers, invalid UTF-8,
 /// very long paths. Each gets a precise 4xx or a closed connection — never a 5xx, never a hang — and the service keeps
@@ -47,7 +47,11 @@ import Glibc
             // Slowloris: a request head that keeps trickling in and never ends. No part of a head counts as activity
             // until it is complete, so the idle timeout closes it like a silent client.
             let slow = try await RawConnection.trickle(
-                port: port, head: Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-a: ".utf8), interval: 0.2, limit: 8)
+                port: port,
+                head: Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-a: ".utf8),
+                interval: 0.2,
+                limit: 8
+            )
             #expect(slow.closed && slow.text.isEmpty, "a head that never ends is closed (after \(slow.seconds) s)")
             #expect(slow.seconds < 8, "closed by the server, not by the trickle's own end")
         }
@@ -79,8 +83,10 @@ import Glibc
         try await withIdentity(idleTimeout: 75, bodyTimeout: 1) { port in
             let request = Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
             let (text, _) = try await RawConnection.exchange(
-                port: port, [request, request, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)],
-                pause: .milliseconds(700))
+                port: port,
+                [request, request, Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)],
+                pause: .milliseconds(700)
+            )
             #expect(text.components(separatedBy: "HTTP/1.1 200").count == 4, "\(text.prefix(300))")
         }
     }
@@ -111,7 +117,8 @@ import Glibc
                 ("POST /signup", Array(#"{"username":"ada","password":"correct horse","username":"bob"}"#.utf8), 400),
             ]
             for (line, body, expected) in cases {
-                let head = "\(line) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                let head =
+                    "\(line) HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
                 let (text, _) = try await RawConnection.exchange(port: port, [Array(head.utf8) + body])
                 #expect(RawConnection.status(text) == expected, "\(line.prefix(30)) \(body.prefix(12)) → \(text.prefix(120))")
             }

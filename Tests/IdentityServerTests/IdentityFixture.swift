@@ -1,7 +1,7 @@
-import AuthStackStorage
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -28,8 +28,10 @@ struct IdentityFixture {
         self.configuration = configuration
         keyring = present ? try Self.makeKeyring(at: Date(timeIntervalSince1970: 1_800_000_000)) : nil
         passwords = PasswordHashingPool(
-            hasher: try PasswordHasher(parameters: configuration.scrypt), maximumConcurrent: configuration.hashConcurrency,
-            maximumQueued: configuration.hashQueue)
+            hasher: try PasswordHasher(parameters: configuration.scrypt),
+            maximumConcurrent: configuration.hashConcurrency,
+            maximumQueued: configuration.hashQueue
+        )
     }
 
     /// The same fixture on a test database of either kind.
@@ -48,17 +50,25 @@ struct IdentityFixture {
     }
 
     static func makeKeyring(at now: Date) throws -> Keyring {
-        try Keyring(version: 1, keys: [
-            KeyringKey(kid: "k-current", secret: SecretBytes.random(count: 32), status: .current, createdAt: now, activatedAt: now),
-            KeyringKey(kid: "k-next", secret: SecretBytes.random(count: 32), status: .next, createdAt: now),
-        ])
+        try Keyring(
+            version: 1,
+            keys: [
+                KeyringKey(kid: "k-current", secret: SecretBytes.random(count: 32), status: .current, createdAt: now, activatedAt: now),
+                KeyringKey(kid: "k-next", secret: SecretBytes.random(count: 32), status: .next, createdAt: now),
+            ]
+        )
     }
 
     func application(settings: ServiceSettings = ServiceSettings(host: "127.0.0.1", port: 0)) async throws -> some ApplicationProtocol {
         let clock = self.clock
         return try await buildIdentityApplication(
-            settings: settings, configuration: configuration, runtime: ServiceRuntime(name: "identity"),
-            keyring: FixedKeyringSource(keyring, receivedAt: clock.now), passwords: passwords, clock: { clock.now })
+            settings: settings,
+            configuration: configuration,
+            runtime: ServiceRuntime(name: "identity"),
+            keyring: FixedKeyringSource(keyring, receivedAt: clock.now),
+            passwords: passwords,
+            clock: { clock.now }
+        )
     }
 
     /// Verifies an issued access token as the notes service would (audience `notes`) at the fixture's time.

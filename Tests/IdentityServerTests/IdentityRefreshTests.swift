@@ -1,7 +1,7 @@
-import AuthStackTestSupport
 import AsyncHTTPClient
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -33,7 +33,9 @@ import Testing
             #expect(third.setCookie?.hasPrefix("refresh_token=\(third.refreshToken);") == true)
             // The body wins over the cookie.
             let fourth = try await client.execute(
-                uri: "/refresh", method: .post, headers: [.cookie: "refresh_token=rt_garbage", .contentType: "application/json"],
+                uri: "/refresh",
+                method: .post,
+                headers: [.cookie: "refresh_token=rt_garbage", .contentType: "application/json"],
                 body: J.body(["refresh_token": third.refreshToken])
             ) {
                 #expect($0.status == .ok)
@@ -179,27 +181,80 @@ import Testing
 
     func session(generation: Int, revoked: Bool = false) -> SessionRecord {
         SessionRecord(
-            id: "s", userID: "u", generation: generation, createdAt: start, lastUsedAt: start, idleExpiresAt: start + 100,
-            absoluteExpiresAt: start + 1_000, revokedAt: revoked ? start : nil, userAgent: nil)
+            id: "s",
+            userID: "u",
+            generation: generation,
+            createdAt: start,
+            lastUsedAt: start,
+            idleExpiresAt: start + 100,
+            absoluteExpiresAt: start + 1_000,
+            revokedAt: revoked ? start : nil,
+            userAgent: nil
+        )
     }
 
     func token(generation: Int, consumedAt: Date? = nil, sealed: Bool = true) -> RefreshTokenRecord {
-        RefreshTokenRecord(sessionID: "s", generation: generation, issuedAt: start, consumedAt: consumedAt, sealedSuccessor: sealed && consumedAt != nil ? [1] : nil)
+        RefreshTokenRecord(
+            sessionID: "s",
+            generation: generation,
+            issuedAt: start,
+            consumedAt: consumedAt,
+            sealedSuccessor: sealed && consumedAt != nil ? [1] : nil
+        )
     }
 
     @Test func decisions() {
         let now = start + 5
         #expect(RefreshDecision.decide(token: token(generation: 3), session: session(generation: 3), now: now, settings: settings) == .rotate)
-        #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start), session: session(generation: 3), now: now, settings: settings) == .replay)
-        #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start), session: session(generation: 3), now: start + 10, settings: settings) == .reuse)
-        #expect(RefreshDecision.decide(token: token(generation: 1, consumedAt: start), session: session(generation: 3), now: now, settings: settings) == .reuse)
-        #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start, sealed: false), session: session(generation: 3), now: now, settings: settings) == .reuse)
-        #expect(RefreshDecision.decide(token: token(generation: 3), session: session(generation: 3, revoked: true), now: now, settings: settings) == .invalid)
-        #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start), session: session(generation: 3, revoked: true), now: now, settings: settings) == .invalid)
-        #expect(RefreshDecision.decide(token: token(generation: 3), session: session(generation: 3), now: start + 100, settings: settings) == .invalid)
+        #expect(
+            RefreshDecision.decide(token: token(generation: 2, consumedAt: start), session: session(generation: 3), now: now, settings: settings)
+                == .replay
+        )
+        #expect(
+            RefreshDecision.decide(
+                token: token(generation: 2, consumedAt: start),
+                session: session(generation: 3),
+                now: start + 10,
+                settings: settings
+            ) == .reuse
+        )
+        #expect(
+            RefreshDecision.decide(token: token(generation: 1, consumedAt: start), session: session(generation: 3), now: now, settings: settings)
+                == .reuse
+        )
+        #expect(
+            RefreshDecision.decide(
+                token: token(generation: 2, consumedAt: start, sealed: false),
+                session: session(generation: 3),
+                now: now,
+                settings: settings
+            ) == .reuse
+        )
+        #expect(
+            RefreshDecision.decide(token: token(generation: 3), session: session(generation: 3, revoked: true), now: now, settings: settings)
+                == .invalid
+        )
+        #expect(
+            RefreshDecision.decide(
+                token: token(generation: 2, consumedAt: start),
+                session: session(generation: 3, revoked: true),
+                now: now,
+                settings: settings
+            ) == .invalid
+        )
+        #expect(
+            RefreshDecision.decide(token: token(generation: 3), session: session(generation: 3), now: start + 100, settings: settings) == .invalid
+        )
         #expect(RefreshDecision.decide(token: token(generation: 2), session: session(generation: 3), now: now, settings: settings) == .invalid)
         // A clock that stepped back counts as inside the grace window, not as reuse.
-        #expect(RefreshDecision.decide(token: token(generation: 2, consumedAt: start + 50), session: session(generation: 3), now: start + 20, settings: settings) == .replay)
+        #expect(
+            RefreshDecision.decide(
+                token: token(generation: 2, consumedAt: start + 50),
+                session: session(generation: 3),
+                now: start + 20,
+                settings: settings
+            ) == .replay
+        )
     }
 
     /// The write each decision makes, as both stores apply it.
@@ -208,27 +263,67 @@ import Testing
         let presented = RefreshToken.generate()
         let now = start + 5
         let rotate = RefreshDecision.outcome(
-            presenting: presented, record: token(generation: 3), session: session(generation: 3), user: user, now: now, settings: settings)
+            presenting: presented,
+            record: token(generation: 3),
+            session: session(generation: 3),
+            user: user,
+            now: now,
+            settings: settings
+        )
         guard case .issued(let successor, let rotated, _, false) = rotate.result,
             case .rotate(successor, let sealed, rotated, now) = rotate.write
-        else { Issue.record("\(rotate)"); return }
+        else {
+            Issue.record("\(rotate)")
+            return
+        }
         #expect(rotated.generation == 4)
         #expect(SuccessorSealing.open(sealed, predecessor: presented, sessionID: "s") == successor, "the replay can open what the rotation sealed")
 
         let consumed = RefreshTokenRecord(sessionID: "s", generation: 3, issuedAt: start, consumedAt: start, sealedSuccessor: sealed)
         let replay = RefreshDecision.outcome(presenting: presented, record: consumed, session: rotated, user: user, now: now, settings: settings)
-        #expect(replay.result == .issued(successor, session: { var s = rotated; s.lastUsedAt = now; return s }(), user: user, replayed: true))
+        #expect(
+            replay.result
+                == .issued(
+                    successor,
+                    session: {
+                        var s = rotated
+                        s.lastUsedAt = now
+                        return s
+                    }(),
+                    user: user,
+                    replayed: true
+                )
+        )
         #expect(replay.write == .touch(sessionID: "s", lastUsedAt: now))
 
-        let reuse = RefreshDecision.outcome(presenting: presented, record: consumed, session: rotated, user: user, now: start + 60, settings: settings)
+        let reuse = RefreshDecision.outcome(
+            presenting: presented,
+            record: consumed,
+            session: rotated,
+            user: user,
+            now: start + 60,
+            settings: settings
+        )
         #expect(reuse.result == .reused(sessionID: "s"))
         #expect(reuse.write == .revokeForReuse(sessionID: "s", at: start + 60))
 
         let invalid = RefreshDecision.outcome(
-            presenting: presented, record: token(generation: 3), session: session(generation: 3, revoked: true), user: user, now: now, settings: settings)
+            presenting: presented,
+            record: token(generation: 3),
+            session: session(generation: 3, revoked: true),
+            user: user,
+            now: now,
+            settings: settings
+        )
         #expect(invalid.result == .invalid && invalid.write == nil)
         let unopenable = RefreshDecision.outcome(
-            presenting: RefreshToken.generate(), record: consumed, session: rotated, user: user, now: now, settings: settings)
+            presenting: RefreshToken.generate(),
+            record: consumed,
+            session: rotated,
+            user: user,
+            now: now,
+            settings: settings
+        )
         #expect(unopenable.result == .invalid && unopenable.write == nil, "a successor sealed for another token is never handed out")
     }
 

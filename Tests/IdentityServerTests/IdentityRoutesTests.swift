@@ -1,7 +1,7 @@
-import AuthStackTestSupport
-import AuthStackStorage
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -67,7 +67,9 @@ import Testing
             }
             // 1,024 code points of a 2-byte character, and unknown fields, are fine.
             try await client.execute(
-                uri: "/signup", method: .post, headers: J.jsonHeaders,
+                uri: "/signup",
+                method: .post,
+                headers: J.jsonHeaders,
                 body: J.body(["username": "ada", "password": String(repeating: "é", count: 1024), "extra": [1, 2]])
             ) { #expect($0.status == .created) }
         }
@@ -78,12 +80,18 @@ import Testing
         try await fixture.application().test(.router) { client in
             // The one request-body reader's rule: application/json or nothing; another `+json` type is not JSON here.
             for type in ["text/plain", "application/x-www-form-urlencoded", "application/merge-patch+json", "application/problem+json"] {
-                try await client.execute(uri: "/signup", method: .post, headers: [.contentType: type], body: J.credentials("ada")) { response throws in
+                try await client.execute(uri: "/signup", method: .post, headers: [.contentType: type], body: J.credentials("ada")) {
+                    response throws in
                     #expect(response.status == .unsupportedMediaType, "\(type)")
                     #expect(try J.object(response)["code"] as? String == "unsupported_media_type")
                 }
             }
-            try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/json; charset=UTF-8"], body: J.credentials("nobody")) {
+            try await client.execute(
+                uri: "/login",
+                method: .post,
+                headers: [.contentType: "application/json; charset=UTF-8"],
+                body: J.credentials("nobody")
+            ) {
                 #expect($0.status == .unauthorized, "parameters are allowed")
             }
             let big = J.body(["username": "ada", "password": String(repeating: "x", count: 2_000)])
@@ -92,7 +100,9 @@ import Testing
                 #expect(try J.object(response)["code"] as? String == "payload_too_large")
             }
             // Nothing was created by either.
-            try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("ada")) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("ada")) {
+                #expect($0.status == .unauthorized)
+            }
         }
     }
 
@@ -163,8 +173,14 @@ import Testing
         try await fixture.application().test(.router) { client in
             let first = try await client.signup("alice")
             fixture.clock.advance(5)
-            let second = try IssuedTokens(try await client.execute(
-                uri: "/login", method: .post, headers: [.contentType: "application/json", .userAgent: "curl/8.5"], body: J.credentials("alice")) { $0 })
+            let second = try IssuedTokens(
+                try await client.execute(
+                    uri: "/login",
+                    method: .post,
+                    headers: [.contentType: "application/json", .userAgent: "curl/8.5"],
+                    body: J.credentials("alice")
+                ) { $0 }
+            )
             let bob = try await client.signup("bob")
             let aliceSessions = try await client.execute(uri: "/sessions", method: .get, headers: second.bearer) { response throws in
                 #expect(response.status == .ok)
@@ -210,7 +226,9 @@ import Testing
             let tokens = try await client.signup("logout-user")
             for _ in 0..<2 {
                 try await client.execute(
-                    uri: "/logout", method: .post, headers: [.cookie: "refresh_token=\(tokens.refreshToken)"]
+                    uri: "/logout",
+                    method: .post,
+                    headers: [.cookie: "refresh_token=\(tokens.refreshToken)"]
                 ) { response throws in
                     #expect(response.status == .noContent)
                     #expect(response.headers[.setCookie] == "refresh_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure")

@@ -1,24 +1,24 @@
-import AuthStackTestSupport
+import AsyncHTTPClient
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTesting
+import KeyServer
 import Logging
 import NIOCore
-import NIOPosix
-import Prometheus
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Testing
-import AsyncHTTPClient
 
 @testable import IdentityServer
-import KeyServer
 
 /// Identity with its real keyring follower and a real key service (docs/design.md §9): it is not ready before its first
 /// keyring, and after a rotation it signs with the new `current` key within the propagation bound.
@@ -28,10 +28,15 @@ import KeyServer
         let port = try await freePortForTest()
         var identity = try IdentityFixture()
         identity.configuration.keys = KeyringFollowerConfiguration(
-            keyServiceURL: "http://127.0.0.1:\(port)", tokenFile: keysFixture.secrets.path + "/identity.token")
+            keyServiceURL: "http://127.0.0.1:\(port)",
+            tokenFile: keysFixture.secrets.path + "/identity.token"
+        )
         let configuration = identity.configuration
         let app = try await buildIdentityApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: configuration, runtime: ServiceRuntime(name: "identity"))
+            settings: ServiceSettings(host: "127.0.0.1", port: 0),
+            configuration: configuration,
+            runtime: ServiceRuntime(name: "identity")
+        )
         try await app.test(.live) { client in
             // No key service yet: not ready, and signup is refused before any write.
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .serviceUnavailable) }
@@ -45,8 +50,10 @@ import KeyServer
             let first = try await client.signup("signer")
             let before = try Self.kid(of: first.accessToken)
 
-            let rotated = try JSONSerialization.jsonObject(
-                with: try await keys.request("/v1/keys/rotate?force=true", method: .POST, token: try keysFixture.token("admin")).body) as? [String: Any]
+            let rotated =
+                try JSONSerialization.jsonObject(
+                    with: try await keys.request("/v1/keys/rotate?force=true", method: .POST, token: try keysFixture.token("admin")).body
+                ) as? [String: Any]
             let newKid = try #require(rotated?["current_kid"] as? String)
             #expect(newKid != before)
             let start = ContinuousClock.now
@@ -66,4 +73,3 @@ import KeyServer
         return try #require(object?["kid"] as? String)
     }
 }
-

@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import Testing
 
@@ -22,9 +22,15 @@ import Testing
         try await store.createUser(record)
         let now = time ?? t0
         let session = SessionRecord(
-            id: RandomID.make("s_"), userID: record.id, generation: 0, createdAt: now, lastUsedAt: now,
-            idleExpiresAt: now.addingTimeInterval(settings.idleLifetime), absoluteExpiresAt: now.addingTimeInterval(settings.absoluteLifetime),
-            userAgent: "tests")
+            id: RandomID.make("s_"),
+            userID: record.id,
+            generation: 0,
+            createdAt: now,
+            lastUsedAt: now,
+            idleExpiresAt: now.addingTimeInterval(settings.idleLifetime),
+            absoluteExpiresAt: now.addingTimeInterval(settings.absoluteLifetime),
+            userAgent: "tests"
+        )
         let token = RefreshToken.generate()
         try await store.createSession(session, firstToken: token)
         return (session, token)
@@ -199,8 +205,15 @@ import Testing
                 try await store.createUser(frank)
                 for id in ids {
                     let session = SessionRecord(
-                        id: id, userID: frank.id, generation: 0, createdAt: t0, lastUsedAt: t0, idleExpiresAt: t0 + 100,
-                        absoluteExpiresAt: t0 + 1_000, userAgent: nil)
+                        id: id,
+                        userID: frank.id,
+                        generation: 0,
+                        createdAt: t0,
+                        lastUsedAt: t0,
+                        idleExpiresAt: t0 + 100,
+                        absoluteExpiresAt: t0 + 1_000,
+                        userAgent: nil
+                    )
                     try await store.createSession(session, firstToken: RefreshToken.generate())
                 }
                 return try await store.liveSessions(userID: frank.id, now: t0 + 1).map(\.id)
@@ -231,7 +244,11 @@ import Testing
                 for index in 0..<25 {
                     group.addTask {
                         try await store.admitLogin(
-                            accountKey: "account:\(index % 3)", addressKey: "address:9.9.9.9", settings: throttle, now: self.t0)
+                            accountKey: "account:\(index % 3)",
+                            addressKey: "address:9.9.9.9",
+                            settings: throttle,
+                            now: self.t0
+                        )
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }.filter { $0 == .admitted }.count
@@ -265,7 +282,8 @@ import Testing
             let store = try await database.identityStore()
             let (_, first) = try await signedUp("limited", in: store)
             let limit = RefreshAdmission(key: "refresh:ip", limit: 1, window: 60)
-            guard case .issued(let second, _, _, replayed: false) = try await store.refresh(first, admission: limit, now: t0 + 1, settings: settings) else {
+            guard case .issued(let second, _, _, replayed: false) = try await store.refresh(first, admission: limit, now: t0 + 1, settings: settings)
+            else {
                 Issue.record("the first refresh is admitted and rotates")
                 return
             }
@@ -289,9 +307,14 @@ import Testing
             try await store.refundLoginAttempt(accountKey: "a", addressKey: "ip", settings: throttle)
             #expect(try await store.admitLogin(accountKey: "a", addressKey: "ip", settings: throttle, now: t0) == .admitted)
             #expect(try await store.admitLogin(accountKey: "b", addressKey: "ip", settings: throttle, now: t0) == .admitted, "the address's third")
-            #expect(try await store.admitLogin(accountKey: "d", addressKey: "ip", settings: throttle, now: t0) != .admitted, "address limit 3 reached")
+            #expect(
+                try await store.admitLogin(accountKey: "d", addressKey: "ip", settings: throttle, now: t0) != .admitted,
+                "address limit 3 reached"
+            )
             // A refund on an account with more real failures than the free ones leaves its wait in place.
-            for second in 1...3 { _ = try await store.admitLogin(accountKey: "c", addressKey: "ip2", settings: throttle, now: t0 + Double(second * 100)) }
+            for second in 1...3 {
+                _ = try await store.admitLogin(accountKey: "c", addressKey: "ip2", settings: throttle, now: t0 + Double(second * 100))
+            }
             try await store.refundLoginAttempt(accountKey: "c", addressKey: "ip2", settings: throttle)
             #expect(try await store.admitLogin(accountKey: "c", addressKey: "ip2", settings: throttle, now: t0 + 300) != .admitted)
             // Refunding a key that has no counter is harmless.

@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -112,7 +112,9 @@ import Testing
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<4 {
                     group.addTask {
-                        try await client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("load-\(index)")) { $0.status }
+                        try await client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("load-\(index)")) {
+                            $0.status
+                        }
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -137,9 +139,13 @@ import Testing
             // Another client keeps the only hashing slot busy (signups); the victim's logins in the meantime are shed.
             var shedInARow = 0
             for round in 0..<12 where shedInARow < 3 {
-                async let flood = client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("flood-\(round)")) { $0.status }
+                async let flood = client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("flood-\(round)")) {
+                    $0.status
+                }
                 try await Task.sleep(for: .milliseconds(30))
-                let status = try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("victim")) { $0.status }
+                let status = try await client.execute(uri: "/login", method: .post, headers: J.jsonHeaders, body: J.credentials("victim")) {
+                    $0.status
+                }
                 #expect(status == .ok || status == .serviceUnavailable, "a shed or correct login is never 429 (round \(round))")
                 shedInARow = status == .serviceUnavailable ? shedInARow + 1 : 0
                 _ = try await flood
@@ -159,8 +165,10 @@ import Testing
 
         let proxied = ClientAddressResolver(trustedProxies: ["10.0.0.0/8", "fd00::/8"])
         #expect(proxied.clientAddress(peer: "10.1.2.3", forwardedFor: "198.51.100.7") == "198.51.100.7")
-        #expect(proxied.clientAddress(peer: "10.1.2.3", forwardedFor: "6.6.6.6, 198.51.100.7, 10.0.0.2") == "198.51.100.7",
-                "the right-most untrusted hop; the client-written left part is ignored")
+        #expect(
+            proxied.clientAddress(peer: "10.1.2.3", forwardedFor: "6.6.6.6, 198.51.100.7, 10.0.0.2") == "198.51.100.7",
+            "the right-most untrusted hop; the client-written left part is ignored"
+        )
         #expect(proxied.clientAddress(peer: "10.1.2.3", forwardedFor: "garbage, 198.51.100.7") == "198.51.100.7")
         #expect(proxied.clientAddress(peer: "10.1.2.3", forwardedFor: "198.51.100.7, garbage") == "10.1.2.3")
         #expect(proxied.clientAddress(peer: "10.1.2.3", forwardedFor: nil) == "10.1.2.3")
@@ -179,9 +187,11 @@ import Testing
         #expect(configuration.trustedProxies == ["10.0.0.0/8", "127.0.0.1"])
         #expect(configuration.audiences == ["identity", "notes", "billing"])
         #expect(configuration.scrypt.logN == 15)
-        for (name, value) in [("IDENTITY_COOKIE_SECURE", "maybe"), ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/40"),
-                              ("IDENTITY_SCRYPT_LOG_N", "21"), ("IDENTITY_ACCESS_TTL", "-5"), ("IDENTITY_AUDIENCES", "a,,b"),
-                              ("IDENTITY_KEYS_WAIT", "0"), ("IDENTITY_HASH_CONCURRENCY", "zero")] {
+        for (name, value) in [
+            ("IDENTITY_COOKIE_SECURE", "maybe"), ("IDENTITY_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("IDENTITY_SCRYPT_LOG_N", "21"), ("IDENTITY_ACCESS_TTL", "-5"), ("IDENTITY_AUDIENCES", "a,,b"),
+            ("IDENTITY_KEYS_WAIT", "0"), ("IDENTITY_HASH_CONCURRENCY", "zero"),
+        ] {
             #expect(throws: InvalidSetting.self, "\(name)=\(value)") {
                 try IdentityConfiguration(environment: [name: value])
             }

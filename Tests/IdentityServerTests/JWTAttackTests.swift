@@ -15,8 +15,13 @@ import Testing
         let fixture = try IdentityFixture()
         let clock = fixture.clock
         return try await buildIdentityApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: fixture.configuration, runtime: ServiceRuntime(name: "identity"),
-            keyring: FixedKeyringSource(JWTAttacks.keyring), passwords: fixture.passwords, clock: { clock.now })
+            settings: ServiceSettings(host: "127.0.0.1", port: 0),
+            configuration: fixture.configuration,
+            runtime: ServiceRuntime(name: "identity"),
+            keyring: FixedKeyringSource(JWTAttacks.keyring),
+            passwords: fixture.passwords,
+            clock: { clock.now }
+        )
     }
 
     @Test func identityRejectsEveryAttack() async throws {

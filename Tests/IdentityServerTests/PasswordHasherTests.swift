@@ -86,7 +86,10 @@ import Testing
 
     @Test func dummyHashHasTheConfiguredCost() throws {
         let parsed = try #require(StoredPasswordHash(hasher.dummyHash))
-        guard case .scrypt(let parameters, _, let hash) = parsed else { Issue.record("not scrypt"); return }
+        guard case .scrypt(let parameters, _, let hash) = parsed else {
+            Issue.record("not scrypt")
+            return
+        }
         #expect(parameters == Self.cheap)
         #expect(hash.count == PasswordHasher.hashLength)
         #expect(hasher.verifyUnknownUser("anything at all") == .mismatch)
@@ -98,7 +101,9 @@ import Testing
     }
 
     @Test func outOfBoundsParametersAreRefused() {
-        #expect(throws: PasswordHashingError.unacceptableParameters) { try PasswordHasher(parameters: ScryptParameters(logN: 25, blockSize: 8, parallelism: 1)) }
+        #expect(throws: PasswordHashingError.unacceptableParameters) {
+            try PasswordHasher(parameters: ScryptParameters(logN: 25, blockSize: 8, parallelism: 1))
+        }
     }
 }
 

@@ -1,8 +1,8 @@
-import AuthStackStorage
-import AuthStackTestSupport
 import AsyncHTTPClient
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -41,22 +41,39 @@ import Testing
             let fixture = try IdentityFixture().on(database)
             try await fixture.application().test(.router) { client in
                 let created = try await client.execute(
-                    uri: "/signup", method: .post, headers: IdentityJSON.jsonHeaders, body: IdentityJSON.credentials("alice"))
+                    uri: "/signup",
+                    method: .post,
+                    headers: IdentityJSON.jsonHeaders,
+                    body: IdentityJSON.credentials("alice")
+                )
                 #expect(created.status == .created)
                 for name in ["alice\u{0}", "\u{0}", "al\u{0}ice"] {
                     for path in ["/signup", "/login"] {
                         let response = try await client.execute(
-                            uri: path, method: .post, headers: IdentityJSON.jsonHeaders, body: IdentityJSON.credentials(name))
+                            uri: path,
+                            method: .post,
+                            headers: IdentityJSON.jsonHeaders,
+                            body: IdentityJSON.credentials(name)
+                        )
                         #expect(response.status == .badRequest, "\(path) \(name.debugDescription)")
                         #expect(try IdentityJSON.object(response)["code"] as? String == "invalid_request")
                         #expect(try IdentityJSON.errorFields(response) == ["username"])
                     }
                 }
                 let wrong = try await client.execute(
-                    uri: "/login", method: .post, headers: IdentityJSON.jsonHeaders, body: IdentityJSON.credentials("alice", "correct horse\u{0}battery"))
+                    uri: "/login",
+                    method: .post,
+                    headers: IdentityJSON.jsonHeaders,
+                    body: IdentityJSON.credentials("alice", "correct horse\u{0}battery")
+                )
                 #expect(wrong.status == .unauthorized)
                 #expect(try IdentityJSON.object(wrong)["code"] as? String == "invalid_credentials")
-                let right = try await client.execute(uri: "/login", method: .post, headers: IdentityJSON.jsonHeaders, body: IdentityJSON.credentials("alice"))
+                let right = try await client.execute(
+                    uri: "/login",
+                    method: .post,
+                    headers: IdentityJSON.jsonHeaders,
+                    body: IdentityJSON.credentials("alice")
+                )
                 #expect(right.status == .ok, "the refused logins did not count against the account")
             }
         }

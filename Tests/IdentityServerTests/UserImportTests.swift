@@ -1,11 +1,11 @@
+import AuthStackCore
+import AuthStackHTTP
 import AuthStackStorage
 import AuthStackTestSupport
-import AuthStackCore
 import Foundation
 import GRDB
 import HTTPTypes
 import HummingbirdTesting
-import AuthStackHTTP
 import Testing
 
 @testable import IdentityServer

@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import Testing
 
@@ -53,9 +53,11 @@ import Testing
     @Test func scheduledRotationPromotesNextDemotesCurrentAndPublishesANewNext() {
         let simulation = started()
         let now = Self.t0.addingTimeInterval(Self.day)
-        #expect(policy.scheduledTransitions(for: simulation.keys, now: now) == [
-            .promote(kid: "k2"), .demote(kid: "k1", retireAt: now.addingTimeInterval(930)), .createNext,
-        ])
+        #expect(
+            policy.scheduledTransitions(for: simulation.keys, now: now) == [
+                .promote(kid: "k2"), .demote(kid: "k1", retireAt: now.addingTimeInterval(930)), .createNext,
+            ]
+        )
     }
 
     @Test func previousKeyVerifiesUntilTTLPlusLeewayThenRetires() {

@@ -1,7 +1,7 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
 import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import Testing
 
@@ -126,7 +126,8 @@ struct KeyServiceReplicaTests {
             var configuration = KeyServiceConfiguration()
             configuration.database.url = try PostgresURL(
                 "postgres://\(real.username):not-the-password@\(real.host):\(real.port)/\(real.database)?sslmode=disable",
-                variable: "KEYS_DATABASE_URL")
+                variable: "KEYS_DATABASE_URL"
+            )
             let started = ContinuousClock.now
             do {
                 _ = try await configuration.openStore(logger: TestDatabase.logger)

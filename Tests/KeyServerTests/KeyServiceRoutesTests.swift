@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -176,7 +176,10 @@ import Testing
         let fixture = try KeyServiceFixture()
         _ = try await fixture.application()
         try Base64URL.encode(SecretBytes.random(count: 32).bytes).write(
-            toFile: fixture.secrets.path + "/master.key", atomically: true, encoding: .utf8)
+            toFile: fixture.secrets.path + "/master.key",
+            atomically: true,
+            encoding: .utf8
+        )
         await #expect(throws: UnreadableKeyError.self) { _ = try await fixture.application() }
     }
 }

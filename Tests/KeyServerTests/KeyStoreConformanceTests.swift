@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import Synchronization
 import Testing

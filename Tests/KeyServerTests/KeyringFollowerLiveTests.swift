@@ -1,7 +1,8 @@
-import AuthStackStorage
-import AuthStackTestSupport
+import AsyncHTTPClient
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,14 +10,13 @@ import HummingbirdCore
 import HummingbirdTesting
 import Logging
 import NIOCore
-import NIOPosix
-import Prometheus
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Testing
-import AsyncHTTPClient
 
 @testable import KeyServer
 
@@ -46,7 +46,12 @@ import AsyncHTTPClient
     private func follower(port: Int, fixture: KeyServiceFixture, registry: PrometheusCollectorRegistry) throws -> KeyringFollower {
         var configuration = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:\(port)", tokenFile: "unused")
         configuration.longPollWait = 30
-        return KeyringFollower(configuration: configuration, clientToken: try fixture.token("notes"), registry: registry, logger: Logger(label: "follower"))
+        return KeyringFollower(
+            configuration: configuration,
+            clientToken: try fixture.token("notes"),
+            registry: registry,
+            logger: Logger(label: "follower")
+        )
     }
 
     private func metadata(_ body: Data) throws -> (currentKid: String, kids: [String: String]) {
@@ -76,7 +81,11 @@ import AsyncHTTPClient
         let port = keys.port
         let registry = PrometheusCollectorRegistry()
         let follower = try follower(port: port, fixture: fixture, registry: registry)
-        let authenticator = BearerAuthenticator(realm: "notes", policy: TokenVerificationPolicy(issuer: "authstack", audience: "notes"), keyring: follower)
+        let authenticator = BearerAuthenticator(
+            realm: "notes",
+            policy: TokenVerificationPolicy(issuer: "authstack", audience: "notes"),
+            keyring: follower
+        )
         let admin = try fixture.token("admin")
         let running = Task { try await follower.run() }
         defer { running.cancel() }
@@ -98,8 +107,10 @@ import AsyncHTTPClient
             #expect(rotation != nil, "rotation did not reach the follower within 2 s")
             rotations.append(ContinuousClock.now - sent)
             previousToken = token(signedWith: before)
-            #expect(try await authenticator.authenticate(authorization: "Bearer \(previousToken)").subject == "u1",
-                    "a token of the now previous key must still verify")
+            #expect(
+                try await authenticator.authenticate(authorization: "Bearer \(previousToken)").subject == "u1",
+                "a token of the now previous key must still verify"
+            )
 
             sent = ContinuousClock.now
             let revoked = try metadata(try await keys.request("/v1/keys/\(before.kid)/revoke", method: .POST, token: admin).body)
@@ -113,7 +124,9 @@ import AsyncHTTPClient
                 _ = try await authenticator.authenticate(authorization: "Bearer \(previousToken)")
             }
         }
-        print("propagation over loopback, request sent → follower holds it (10 rounds): rotation \(Self.summary(rotations)), revocation \(Self.summary(revocations))")
+        print(
+            "propagation over loopback, request sent → follower holds it (10 rounds): rotation \(Self.summary(rotations)), revocation \(Self.summary(revocations))"
+        )
         let heldKey = try #require(follower.current()).keyring.signingKey
         let stopping = ContinuousClock.now
         await keys.stop()
@@ -171,7 +184,12 @@ import AsyncHTTPClient
         try await fixture.application().test(.live) { client in
             var configuration = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:\(client.port!)", tokenFile: "unused")
             configuration.unknownKeyIDCooldown = 60
-            let follower = KeyringFollower(configuration: configuration, clientToken: try fixture.token("notes"), registry: registry, logger: Logger(label: "f"))
+            let follower = KeyringFollower(
+                configuration: configuration,
+                clientToken: try fixture.token("notes"),
+                registry: registry,
+                logger: Logger(label: "f")
+            )
             // Not running its long-poll: every fetch here comes from refreshForUnknownKeyID.
             let results = await withTaskGroup(of: Int?.self) { group in
                 for _ in 0..<50 { group.addTask { await follower.refreshForUnknownKeyID()?.keyring.version } }

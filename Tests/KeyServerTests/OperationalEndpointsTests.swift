@@ -12,6 +12,10 @@ import Testing
         let fixture = try KeyServiceFixture()
         try await expectOperationalEndpoints(
             buildKeyApplication(
-                settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: fixture.configuration, runtime: ServiceRuntime(name: "keys")))
+                settings: ServiceSettings(host: "127.0.0.1", port: 0),
+                configuration: fixture.configuration,
+                runtime: ServiceRuntime(name: "keys")
+            )
+        )
     }
 }

@@ -1,8 +1,8 @@
-import AuthStackStorage
-import AuthStackTestSupport
 import AsyncHTTPClient
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -31,8 +31,11 @@ struct PostgresReplicaLiveTests {
             var configuration = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:\(reader.port)", tokenFile: "unused")
             configuration.longPollWait = 30
             let follower = KeyringFollower(
-                configuration: configuration, clientToken: try fixture.token("notes"), registry: PrometheusCollectorRegistry(),
-                logger: Logger(label: "follower"))
+                configuration: configuration,
+                clientToken: try fixture.token("notes"),
+                registry: PrometheusCollectorRegistry(),
+                logger: Logger(label: "follower")
+            )
             let following = Task { try await follower.run() }
             defer { following.cancel() }
             let admin = try fixture.token("admin")
@@ -45,13 +48,17 @@ struct PostgresReplicaLiveTests {
                     let rotated = try await writer.request("/v1/keys/rotate?force=true", method: .POST, token: admin)
                     #expect(rotated.status == .ok)
                     let newCurrent = try #require(JSONSerialization.jsonObject(with: rotated.body) as? [String: Any])["current_kid"] as? String
-                    #expect(try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.currentKey.kid == newCurrent } != nil,
-                            "the rotation did not reach the other replica's follower within 2 s")
+                    #expect(
+                        try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.currentKey.kid == newCurrent } != nil,
+                        "the rotation did not reach the other replica's follower within 2 s"
+                    )
                     delays.append(ContinuousClock.now - sent)
                     sent = ContinuousClock.now
                     #expect(try await writer.request("/v1/keys/\(old.kid)/revoke", method: .POST, token: admin).status == .ok)
-                    #expect(try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.keys.contains { $0.kid == old.kid } == false } != nil,
-                            "the revocation did not reach the other replica's follower within 2 s")
+                    #expect(
+                        try await Self.wait(for: .seconds(2)) { follower.current()?.keyring.keys.contains { $0.kid == old.kid } == false } != nil,
+                        "the revocation did not reach the other replica's follower within 2 s"
+                    )
                     delays.append(ContinuousClock.now - sent)
                 }
                 // Both replicas serve the same keyring.
@@ -72,7 +79,6 @@ struct PostgresReplicaLiveTests {
             print("[measure] cross-replica propagation, request to replica A → follower of replica B (10 changes): \(summary)")
         }
     }
-
 
     /// Polls `condition` every 5 ms; the time it took, or nil when `limit` passed first.
     private static func wait(for limit: Duration, _ condition: () -> Bool) async throws -> Duration? {

@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -19,15 +19,20 @@ import Testing
         let fixture = NotesFixture()
         let clock = fixture.clock
         return try await buildNotesApplication(
-            settings: settings, configuration: fixture.configuration, runtime: ServiceRuntime(name: "notes"),
-            keyring: FixedKeyringSource(fixture.keyring), now: { clock.now })
+            settings: settings,
+            configuration: fixture.configuration,
+            runtime: ServiceRuntime(name: "notes"),
+            keyring: FixedKeyringSource(fixture.keyring),
+            now: { clock.now }
+        )
     }
 
     @Test func listedOriginsGetCredentialedCORSAndPreflight() async throws {
         let fixture = NotesFixture()
         try await notes().test(.router) { client in
             try await client.execute(
-                uri: "/notes", method: .options,
+                uri: "/notes",
+                method: .options,
                 headers: [.origin: Self.app, .accessControlRequestMethod: "POST", .accessControlRequestHeaders: "authorization, content-type"]
             ) { response in
                 #expect(response.status == .noContent)
@@ -76,7 +81,11 @@ import Testing
     }
 
     @Test func originsAreValidatedAtStart() throws {
-        let settings = try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: ["NOTES_CORS_ORIGINS": "https://a.example, http://localhost:5173"])
+        let settings = try ServiceSettings(
+            prefix: "NOTES",
+            defaultPort: 8082,
+            environment: ["NOTES_CORS_ORIGINS": "https://a.example, http://localhost:5173"]
+        )
         #expect(settings.corsOrigins == ["https://a.example", "http://localhost:5173"])
         for bad in ["*", "https://a.example/", "https://a.example/app", "a.example", "ftp://a.example"] {
             #expect(throws: InvalidSetting.self, "\(bad)") {

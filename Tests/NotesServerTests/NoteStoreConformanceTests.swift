@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import Testing
 
@@ -231,7 +231,6 @@ struct PlantedNotes {
         let createdAt: Int64
     }
 
-
     let rows: [Row]
 
     /// Base64url values of the id's first two characters: `-` 62, `_` 63, `0` 52, `A` 0, `Z` 25, `a` 26, `z` 51, `B` 1, `b` 27.
@@ -259,7 +258,8 @@ struct PlantedNotes {
                 """
                 INSERT INTO notes (id, owner, title, body, created_at, updated_at)
                 VALUES ('\(row.id)', '\(row.owner)', '\(row.id)', '', \(row.createdAt), \(row.createdAt))
-                """)
+                """
+            )
         }
     }
 

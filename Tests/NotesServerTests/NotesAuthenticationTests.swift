@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -43,20 +43,35 @@ import Testing
     static let invalidTokens: [(String, @Sendable (NotesFixture) -> String)] = [
         ("not a JWT", { _ in "not-a-token" }),
         ("two segments", { fixture in String(fixture.token().split(separator: ".").prefix(2).joined(separator: ".")) }),
-        ("bad signature", { fixture in
-            let token = fixture.token()
-            return String(token.dropLast(2)) + (token.hasSuffix("AA") ? "BA" : "AA")
-        }),
-        ("signed with another secret", { fixture in
-            fixture.craftedToken(
-                header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current"}"#, payload: fixture.validPayload(), kid: "k-forged")
-        }),
-        ("wrong typ", { fixture in
-            fixture.craftedToken(header: #"{"alg":"HS256","typ":"JWT","kid":"k-current"}"#, payload: fixture.validPayload())
-        }),
-        ("alg none", { fixture in
-            fixture.craftedToken(header: #"{"alg":"none","typ":"at+jwt","kid":"k-current"}"#, payload: fixture.validPayload())
-        }),
+        (
+            "bad signature",
+            { fixture in
+                let token = fixture.token()
+                return String(token.dropLast(2)) + (token.hasSuffix("AA") ? "BA" : "AA")
+            }
+        ),
+        (
+            "signed with another secret",
+            { fixture in
+                fixture.craftedToken(
+                    header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-current"}"#,
+                    payload: fixture.validPayload(),
+                    kid: "k-forged"
+                )
+            }
+        ),
+        (
+            "wrong typ",
+            { fixture in
+                fixture.craftedToken(header: #"{"alg":"HS256","typ":"JWT","kid":"k-current"}"#, payload: fixture.validPayload())
+            }
+        ),
+        (
+            "alg none",
+            { fixture in
+                fixture.craftedToken(header: #"{"alg":"none","typ":"at+jwt","kid":"k-current"}"#, payload: fixture.validPayload())
+            }
+        ),
         ("wrong audience", { fixture in fixture.token(audience: ["identity"]) }),
         ("wrong issuer", { fixture in fixture.token(issuer: "someone-else") }),
         ("issued in the future", { fixture in fixture.token(issuedAt: fixture.clock.now.addingTimeInterval(120)) }),
@@ -99,7 +114,10 @@ import Testing
         let fixture = NotesFixture().configured { $0.tokenPolicy = TokenVerificationPolicy(issuer: "https://auth.example", audience: "memo") }
         try await fixture.application().test(.router) { client in
             let configured = try await client.execute(
-                uri: "/notes", method: .get, headers: HTTP.bearer(fixture.token(audience: ["memo"], issuer: "https://auth.example")))
+                uri: "/notes",
+                method: .get,
+                headers: HTTP.bearer(fixture.token(audience: ["memo"], issuer: "https://auth.example"))
+            )
             #expect(configured.status == .ok)
             let defaults = try await client.execute(uri: "/notes", method: .get, headers: HTTP.bearer(fixture.token()))
             #expect(defaults.status == .unauthorized)
@@ -155,7 +173,8 @@ import Testing
                 version: version,
                 version % 3 == 0
                     ? [("k-current", .previous), ("k-\(version)", .current), ("k-\(version + 1)", .next)]
-                    : version % 3 == 1 ? [("k-\(version)", .current), ("k-current", .next)] : [("k-current", .current), ("k-\(version)", .next)])
+                    : version % 3 == 1 ? [("k-\(version)", .current), ("k-current", .next)] : [("k-current", .current), ("k-\(version)", .next)]
+            )
         }
         try await fixture.application(source: source).test(.router) { client in
             let id = try #require(try await HTTP.create(client, token: token, title: "always readable")["id"] as? String)

@@ -1,6 +1,6 @@
-import AuthStackStorage
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import Testing
 

@@ -13,7 +13,8 @@ import Testing
         formatter.timeZone = TimeZone(identifier: "UTC")
         for microseconds in fixed + (0..<2_000).map({ _ in Int64.random(in: 0...NoteCursor.latestTime, using: &generator) }) {
             let seconds = microseconds / 1_000_000
-            let expected = formatter.string(from: Date(timeIntervalSince1970: Double(seconds))).dropLast()
+            let expected =
+                formatter.string(from: Date(timeIntervalSince1970: Double(seconds))).dropLast()
                 + String(format: ".%06dZ", Int(microseconds % 1_000_000))
             #expect(RFC3339Timestamp.string(microseconds) == expected)
         }

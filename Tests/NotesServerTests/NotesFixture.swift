@@ -1,7 +1,7 @@
-import AuthStackStorage
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -60,15 +60,22 @@ struct NotesFixture {
     func application(source: some KeyringSource) async throws -> some ApplicationProtocol {
         let clock = self.clock
         return try await buildNotesApplication(
-            settings: ServiceSettings(host: "127.0.0.1", port: 0), configuration: configuration, runtime: ServiceRuntime(name: "notes"),
-            keyring: source, now: { clock.now })
+            settings: ServiceSettings(host: "127.0.0.1", port: 0),
+            configuration: configuration,
+            runtime: ServiceRuntime(name: "notes"),
+            keyring: source,
+            now: { clock.now }
+        )
     }
 
     // MARK: Tokens
 
     /// An access token for `subject` as identity would sign it now, with the key `kid` (a keyring key by default).
     func token(
-        for subject: String = "user-alice", kid: String = "k-current", audience: [String] = ["identity", "notes"], issuer: String = "authstack",
+        for subject: String = "user-alice",
+        kid: String = "k-current",
+        audience: [String] = ["identity", "notes"],
+        issuer: String = "authstack",
         issuedAt: Date? = nil
     ) -> String {
         let signer = AccessTokenSigner(issuer: issuer, audience: audience)
@@ -126,7 +133,10 @@ enum NotesHTTP {
     /// Creates a note and returns its JSON.
     @discardableResult
     static func create(
-        _ client: some TestClientProtocol, token: String, title: String, body: String? = nil
+        _ client: some TestClientProtocol,
+        token: String,
+        title: String,
+        body: String? = nil
     ) async throws -> [String: Any] {
         var fields: [String: Any] = ["title": title]
         if let body { fields["body"] = body }

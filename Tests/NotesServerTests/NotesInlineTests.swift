@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -35,13 +35,19 @@ import Testing
     @Test func inlineAnswersAreTheRoutersByteForByte() async throws {
         let fixture = NotesFixture()
         let routed = fixture.configured { $0.inlineReads = false }
-        let alice = fixture.token(for: "user-alice"), bob = fixture.token(for: "user-bob"), carol = fixture.token(for: "user-carol")
+        let alice = fixture.token(for: "user-alice")
+        let bob = fixture.token(for: "user-bob")
+        let carol = fixture.token(for: "user-carol")
         try await fixture.application().test(.live) { client in
             try await routed.application().test(.live) { router in
                 for index in 0..<7 {
                     // Every escape the JSON writer knows: quote, backslash, the short forms, \u00XX; and 4-byte UTF-8.
                     try await HTTP.create(
-                        client, token: alice, title: "note \"\(index)\" \u{E9}", body: "line \(index)\n\r\t\\ \u{1}\u{1F} \u{1F600} </script>")
+                        client,
+                        token: alice,
+                        title: "note \"\(index)\" \u{E9}",
+                        body: "line \(index)\n\r\t\\ \u{1}\u{1F} \u{1F600} </script>"
+                    )
                     fixture.clock.advance(0.001)
                 }
                 try await HTTP.create(client, token: bob, title: "bob's")
@@ -81,7 +87,11 @@ import Testing
     @Test func everyRequestItIsNotSureAboutGetsTheRoutersAnswer() async throws {
         let fixture = NotesFixture().configured { _ in }
         let valid = fixture.token()
-        let unknownKid = fixture.craftedToken(header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-unknown"}"#, payload: fixture.validPayload(), kid: "k-unknown")
+        let unknownKid = fixture.craftedToken(
+            header: #"{"alg":"HS256","typ":"at+jwt","kid":"k-unknown"}"#,
+            payload: fixture.validPayload(),
+            kid: "k-unknown"
+        )
         try await fixture.application().test(.live) { client in
             try await HTTP.create(client, token: valid, title: "one")
             let expiring = fixture.token()
@@ -106,7 +116,10 @@ import Testing
             for test in cases {
                 var headers = test.headers
                 var body: ByteBuffer?
-                if headers[.contentLength] != nil { body = ByteBuffer(string: "{}") ; headers[.contentLength] = nil }
+                if headers[.contentLength] != nil {
+                    body = ByteBuffer(string: "{}")
+                    headers[.contentLength] = nil
+                }
                 let response = try await client.execute(uri: test.uri, method: test.method, headers: headers, body: body)
                 #expect(response.status == test.status, "\(test.method) \(test.uri) \(test.headers): \(String(buffer: response.body))")
                 if let code = test.code {
@@ -173,7 +186,8 @@ import Testing
         let fixture = NotesFixture()
         try await fixture.application().test(.live) { client in
             let port = try #require(client.port)
-            let request = "GET /notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fixture.token())\r\n"
+            let request =
+                "GET /notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(fixture.token())\r\n"
                 + (0..<2_000).map { "X-\($0): v\r\n" }.joined() + "\r\n"
             let (text, _) = try await RawConnection.exchange(port: port, [Array(request.utf8)])
             let status = RawConnection.status(text)

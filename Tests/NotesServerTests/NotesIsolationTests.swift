@@ -19,8 +19,11 @@ import Testing
 
             for method in [HTTPRequest.Method.get, .patch, .delete] {
                 let response = try await client.execute(
-                    uri: "/notes/\(id)", method: method, headers: HTTP.jsonHeaders(bob),
-                    body: method == .patch ? HTTP.body(#"{"title":"pwned"}"#) : nil)
+                    uri: "/notes/\(id)",
+                    method: method,
+                    headers: HTTP.jsonHeaders(bob),
+                    body: method == .patch ? HTTP.body(#"{"title":"pwned"}"#) : nil
+                )
                 #expect(response.status == .notFound, "\(method)")
                 #expect(try HTTP.problemCode(response) == "note_not_found")
                 #expect(!String(buffer: response.body).contains("Alice"))

@@ -1,6 +1,6 @@
-import AuthStackTestSupport
 import AuthStackHTTP
 import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -43,7 +43,11 @@ struct NotesOnPostgresTests {
 
                     fixture.clock.advance(1)
                     let patched = try await second.execute(
-                        uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(alice), body: HTTP.body(#"{"title":"edited"}"#))
+                        uri: "/notes/\(id)",
+                        method: .patch,
+                        headers: HTTP.jsonHeaders(alice),
+                        body: HTTP.body(#"{"title":"edited"}"#)
+                    )
                     #expect(patched.status == .ok)
                     let reread = try HTTP.object(try await first.execute(uri: "/notes/\(id)", method: .get, headers: HTTP.bearer(alice)))
                     #expect(reread["title"] as? String == "edited" && reread["body"] as? String == "one")

@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackStorage
+import AuthStackTestSupport
 import Foundation
 import GRDB
 import HTTPTypes
@@ -37,7 +37,8 @@ import Testing
             }
 
             let second = try HTTP.object(
-                try await client.execute(uri: "/notes?limit=10&cursor=\(cursor1)", method: .get, headers: HTTP.bearer(token)))
+                try await client.execute(uri: "/notes?limit=10&cursor=\(cursor1)", method: .get, headers: HTTP.bearer(token))
+            )
             #expect(titles(second) == [15, 14, 13, 11, 10, 9, 8, 7, 6, 5].map { "n\($0)" })
             let cursor2 = try #require(second["next_cursor"] as? String)
 
@@ -45,7 +46,8 @@ import Testing
             let n2 = try #require(ids["n2"])
             #expect(try await client.execute(uri: "/notes/\(n2)", method: .delete, headers: HTTP.bearer(token)).status == .noContent)
             let third = try HTTP.object(
-                try await client.execute(uri: "/notes?limit=10&cursor=\(cursor2)", method: .get, headers: HTTP.bearer(token)))
+                try await client.execute(uri: "/notes?limit=10&cursor=\(cursor2)", method: .get, headers: HTTP.bearer(token))
+            )
             #expect(titles(third) == ["n4", "n3", "n1"])
             #expect(third["next_cursor"] is NSNull)
         }
@@ -87,7 +89,8 @@ import Testing
             for (index, id) in ids.enumerated() {
                 try db.execute(
                     sql: "INSERT INTO notes (id, owner, title, body, created_at, updated_at) VALUES (?, 'user-alice', ?, '', ?, ?)",
-                    arguments: [id, id, index < 6 ? 5_000_000 : index, 5_000_000])
+                    arguments: [id, id, index < 6 ? 5_000_000 : index, 5_000_000]
+                )
             }
         }
         try await fixture.application().test(.router) { client in

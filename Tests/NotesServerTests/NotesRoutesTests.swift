@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -17,7 +17,11 @@ import Testing
         let token = fixture.token()
         try await fixture.application().test(.router) { client in
             let response = try await client.execute(
-                uri: "/notes", method: .post, headers: HTTP.jsonHeaders(token), body: HTTP.body(#"{"title":"Groceries","body":"milk, eggs"}"#))
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.jsonHeaders(token),
+                body: HTTP.body(#"{"title":"Groceries","body":"milk, eggs"}"#)
+            )
             #expect(response.status == .created)
             #expect(response.headers[.contentType] == "application/json")
             #expect(response.headers[.cacheControl] == "no-store")
@@ -77,8 +81,11 @@ import Testing
         let fixture = NotesFixture()
         try await fixture.application().test(.router) { client in
             let response = try await client.execute(
-                uri: "/notes", method: .post, headers: HTTP.jsonHeaders(fixture.token()),
-                body: HTTP.body(#"{"title":"caf\u00e9 \ud83d\ude00 \/ \"q\"","body":"a\nb"}"#))
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.jsonHeaders(fixture.token()),
+                body: HTTP.body(#"{"title":"caf\u00e9 \ud83d\ude00 \/ \"q\"","body":"a\nb"}"#)
+            )
             let note = try HTTP.object(response)
             #expect(note["title"] as? String == "café 😀 / \"q\"")
             #expect(note["body"] as? String == "a\nb")
@@ -93,7 +100,11 @@ import Testing
             let id = try #require(created["id"] as? String)
             fixture.clock.advance(90.25)
             let response = try await client.execute(
-                uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(token), body: HTTP.body(#"{"title":"Final"}"#))
+                uri: "/notes/\(id)",
+                method: .patch,
+                headers: HTTP.jsonHeaders(token),
+                body: HTTP.body(#"{"title":"Final"}"#)
+            )
             #expect(response.status == .ok)
             let note = try HTTP.object(response)
             #expect(note["title"] as? String == "Final")
@@ -102,7 +113,8 @@ import Testing
             #expect(note["updated_at"] as? String == "2027-01-15T08:01:30.250000Z")
 
             let bodyOnly = try HTTP.object(
-                try await client.execute(uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(token), body: HTTP.body(#"{"body":""}"#)))
+                try await client.execute(uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(token), body: HTTP.body(#"{"body":""}"#))
+            )
             #expect(bodyOnly["title"] as? String == "Final")
             #expect(bodyOnly["body"] as? String == "")
 
@@ -138,7 +150,12 @@ import Testing
             fixture.clock.advance(1)
             let note = try HTTP.object(
                 try await client.execute(
-                    uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(token), body: HTTP.body(["title": "cafe\u{301}"])))
+                    uri: "/notes/\(id)",
+                    method: .patch,
+                    headers: HTTP.jsonHeaders(token),
+                    body: HTTP.body(["title": "cafe\u{301}"])
+                )
+            )
             #expect((note["title"] as? String).map { Array($0.utf8) } == Array("cafe\u{301}".utf8))
             #expect(note["updated_at"] as? String == "2027-01-15T08:00:01.000000Z")
         }
@@ -170,8 +187,11 @@ import Testing
             try await HTTP.create(client, token: token, title: "Exists")
             for method in [HTTPRequest.Method.get, .patch, .delete] {
                 let response = try await client.execute(
-                    uri: "/notes/\(id)", method: method, headers: HTTP.jsonHeaders(token),
-                    body: method == .patch ? HTTP.body(#"{"title":"x"}"#) : nil)
+                    uri: "/notes/\(id)",
+                    method: method,
+                    headers: HTTP.jsonHeaders(token),
+                    body: method == .patch ? HTTP.body(#"{"title":"x"}"#) : nil
+                )
                 #expect(response.status == .notFound, "\(method)")
                 #expect(try HTTP.problemCode(response) == "note_not_found")
             }
@@ -226,7 +246,11 @@ import Testing
             #expect(read.status == .ok)
             #expect(try HTTP.object(read)["body"] as? String == "ok")
             let oversized = try await client.execute(
-                uri: "/notes", method: .post, headers: HTTP.jsonHeaders(token), body: HTTP.body(["title": String(repeating: "x", count: 4_096)]))
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.jsonHeaders(token),
+                body: HTTP.body(["title": String(repeating: "x", count: 4_096)])
+            )
             #expect(oversized.status == .contentTooLarge)
             #expect(try HTTP.problemCode(oversized) == "payload_too_large")
         }

@@ -46,7 +46,11 @@ import Testing
                 }
                 for fields in invalid {
                     let patched = try await client.execute(
-                        uri: "/notes/\(ids[0])", method: .patch, headers: HTTP.jsonHeaders(token), body: HTTP.body(fields))
+                        uri: "/notes/\(ids[0])",
+                        method: .patch,
+                        headers: HTTP.jsonHeaders(token),
+                        body: HTTP.body(fields)
+                    )
                     #expect(patched.status == .badRequest, "PATCH \(fields.keys.sorted())")
                 }
                 let listed = try await HTTP.listAll(client, token: token, limit: 100)
@@ -71,7 +75,11 @@ import Testing
                 ]
                 for (uri, method, body) in requests {
                     let response = try await client.execute(
-                        uri: uri, method: method, headers: HTTP.jsonHeaders(token), body: body.map { HTTP.body($0) } ?? ByteBuffer())
+                        uri: uri,
+                        method: method,
+                        headers: HTTP.jsonHeaders(token),
+                        body: body.map { HTTP.body($0) } ?? ByteBuffer()
+                    )
                     #expect(response.status == .internalServerError, "\(method) \(uri)")
                     #expect(try HTTP.problemCode(response) == "internal_error")
                     #expect(try HTTP.object(response)["detail"] as? String == "The server could not complete the request.")

@@ -62,7 +62,11 @@ import Testing
         let token = fixture.token()
         try await fixture.application().test(.router) { client in
             let response = try await client.execute(
-                uri: "/notes", method: .post, headers: HTTP.jsonHeaders(token), body: ByteBuffer(bytes: invalid.body))
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.jsonHeaders(token),
+                body: ByteBuffer(bytes: invalid.body)
+            )
             #expect(response.status == .badRequest)
             #expect(try HTTP.problemCode(response) == "invalid_request")
             #expect(try HTTP.errorFields(response) == invalid.fields)
@@ -88,7 +92,11 @@ import Testing
         try await fixture.application().test(.router) { client in
             let id = try #require(try await HTTP.create(client, token: token, title: "Original", body: "kept")["id"] as? String)
             let response = try await client.execute(
-                uri: "/notes/\(id)", method: .patch, headers: HTTP.jsonHeaders(token), body: ByteBuffer(bytes: invalid.body))
+                uri: "/notes/\(id)",
+                method: .patch,
+                headers: HTTP.jsonHeaders(token),
+                body: ByteBuffer(bytes: invalid.body)
+            )
             #expect(response.status == .badRequest)
             #expect(try HTTP.problemCode(response) == "invalid_request")
             #expect(try HTTP.errorFields(response) == invalid.fields)
@@ -117,8 +125,11 @@ import Testing
         let fixture = NotesFixture()
         try await fixture.application().test(.router) { client in
             let response = try await client.execute(
-                uri: "/notes", method: .post, headers: HTTP.jsonHeaders(fixture.token()),
-                body: HTTP.body(#"{"id":"n_mine","color":"red","title":"Kept","nested":{"a":[1,2,{"b":null}]},"created_at":0}"#))
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.jsonHeaders(fixture.token()),
+                body: HTTP.body(#"{"id":"n_mine","color":"red","title":"Kept","nested":{"a":[1,2,{"b":null}]},"created_at":0}"#)
+            )
             #expect(response.status == .created)
             let note = try HTTP.object(response)
             #expect(note["title"] as? String == "Kept")
@@ -206,8 +217,11 @@ import Testing
             let id = try #require(try await HTTP.create(client, token: token, title: "kept")["id"] as? String)
             for (uri, method) in [("/notes", HTTPRequest.Method.post), ("/notes/\(id)", .patch)] {
                 let response = try await client.execute(
-                    uri: uri, method: method, headers: [.authorization: "Bearer \(token)", .contentType: contentType],
-                    body: HTTP.body(#"{"title":"x"}"#))
+                    uri: uri,
+                    method: method,
+                    headers: [.authorization: "Bearer \(token)", .contentType: contentType],
+                    body: HTTP.body(#"{"title":"x"}"#)
+                )
                 #expect(response.status == .unsupportedMediaType)
                 #expect(try HTTP.problemCode(response) == "unsupported_media_type")
             }

@@ -1,5 +1,5 @@
-import AuthStackTestSupport
 import AuthStackCore
+import AuthStackTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -30,7 +30,11 @@ import Testing
                     ]
                     for (uri, method, body) in requests {
                         let response = try await client.execute(
-                            uri: uri, method: method, headers: NotesHTTP.jsonHeaders(token), body: body.map { NotesHTTP.body($0) } ?? ByteBuffer())
+                            uri: uri,
+                            method: method,
+                            headers: NotesHTTP.jsonHeaders(token),
+                            body: body.map { NotesHTTP.body($0) } ?? ByteBuffer()
+                        )
                         #expect(response.status == .unauthorized, "\(method) \(uri) \(subject.debugDescription)")
                         #expect(try NotesHTTP.problemCode(response) == "invalid_token")
                         #expect(response.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)

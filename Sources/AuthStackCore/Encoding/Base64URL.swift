@@ -102,7 +102,8 @@ public enum Base64URL {
             var input = 0
             var output = 0
             while input + 4 <= source.count {
-                let group = tables[Int(source[input])] | tables[256 + Int(source[input + 1])]
+                let group =
+                    tables[Int(source[input])] | tables[256 + Int(source[input + 1])]
                     | tables[512 + Int(source[input + 2])] | tables[768 + Int(source[input + 3])]
                 invalid |= group
                 destination[output] = UInt8(truncatingIfNeeded: group >> 16)
@@ -140,8 +141,10 @@ public enum Base64URL {
         var input = 0
         var output = 0
         while input + 4 <= source.count {
-            let a = table[Int(source[input])], b = table[Int(source[input + 1])]
-            let c = table[Int(source[input + 2])], d = table[Int(source[input + 3])]
+            let a = table[Int(source[input])]
+            let b = table[Int(source[input + 1])]
+            let c = table[Int(source[input + 2])]
+            let d = table[Int(source[input + 3])]
             invalid |= (a | b | c | d) & 0x80
             let value = UInt32(a & 63) << 18 | UInt32(b & 63) << 12 | UInt32(c & 63) << 6 | UInt32(d & 63)
             destination[output] = UInt8(truncatingIfNeeded: value >> 16)
@@ -152,13 +155,16 @@ public enum Base64URL {
         }
         switch source.count - input {
         case 2:
-            let a = table[Int(source[input])], b = table[Int(source[input + 1])]
+            let a = table[Int(source[input])]
+            let b = table[Int(source[input + 1])]
             invalid |= (a | b) & 0x80
             invalid |= (b & 0x0F) == 0 ? 0 : 0x80  // non-canonical: unused bits set
             destination[output] = (a & 63) << 2 | (b & 63) >> 4
             output += 1
         case 3:
-            let a = table[Int(source[input])], b = table[Int(source[input + 1])], c = table[Int(source[input + 2])]
+            let a = table[Int(source[input])]
+            let b = table[Int(source[input + 1])]
+            let c = table[Int(source[input + 2])]
             invalid |= (a | b | c) & 0x80
             invalid |= (c & 0x03) == 0 ? 0 : 0x80
             destination[output] = (a & 63) << 2 | (b & 63) >> 4

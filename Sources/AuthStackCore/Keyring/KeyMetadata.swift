@@ -61,7 +61,12 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
 
     /// A key record.
     public init(
-        kid: String, status: KeyLifecycleStatus, createdAt: Date, activatedAt: Date? = nil, retireAt: Date? = nil, revokedAt: Date? = nil
+        kid: String,
+        status: KeyLifecycleStatus,
+        createdAt: Date,
+        activatedAt: Date? = nil,
+        retireAt: Date? = nil,
+        revokedAt: Date? = nil
     ) {
         self.kid = kid
         self.status = status

@@ -44,8 +44,15 @@ extension Keyring {
             currentKid: currentKey.kid,
             keys: keys.map { key in
                 JWK(
-                    kty: "oct", kid: key.kid, alg: "HS256", use: "sig", k: Base64URL.encode(key.secret.bytes),
-                    status: key.status.rawValue, createdAt: key.createdAt, activatedAt: key.activatedAt, retireAt: key.retireAt
+                    kty: "oct",
+                    kid: key.kid,
+                    alg: "HS256",
+                    use: "sig",
+                    k: Base64URL.encode(key.secret.bytes),
+                    status: key.status.rawValue,
+                    createdAt: key.createdAt,
+                    activatedAt: key.activatedAt,
+                    retireAt: key.retireAt
                 )
             }
         )
@@ -75,8 +82,12 @@ extension Keyring {
             guard let status = KeyStatus(rawValue: jwk.status) else { throw .malformedDocument("key \(jwk.kid): unknown status") }
             keys.append(
                 KeyringKey(
-                    kid: jwk.kid, secret: SecretBytes(secret), status: status,
-                    createdAt: jwk.createdAt, activatedAt: jwk.activatedAt, retireAt: jwk.retireAt
+                    kid: jwk.kid,
+                    secret: SecretBytes(secret),
+                    status: status,
+                    createdAt: jwk.createdAt,
+                    activatedAt: jwk.activatedAt,
+                    retireAt: jwk.retireAt
                 )
             )
         }

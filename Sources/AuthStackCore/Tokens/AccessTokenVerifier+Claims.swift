@@ -32,14 +32,23 @@ extension AccessTokenVerifier {
                 // Escaped spellings ("\u0065xp") have the same prefix and length as the plain ones, so they count too.
                 switch name.length {
                 case 3:
-                    if name.matches(ClaimLiteral.iss) { fields.iss = value }
-                    else if name.matches(ClaimLiteral.aud) { fields.aud = value }
-                    else if name.matches(ClaimLiteral.sub) { fields.sub = value }
-                    else if name.matches(ClaimLiteral.sid) { fields.sid = value }
-                    else if name.matches(ClaimLiteral.jti) { fields.jti = value }
-                    else if name.matches(ClaimLiteral.iat) { fields.iat = value }
-                    else if name.matches(ClaimLiteral.exp) { fields.exp = value }
-                    else if name.matches(ClaimLiteral.nbf) { fields.nbf = value }
+                    if name.matches(ClaimLiteral.iss) {
+                        fields.iss = value
+                    } else if name.matches(ClaimLiteral.aud) {
+                        fields.aud = value
+                    } else if name.matches(ClaimLiteral.sub) {
+                        fields.sub = value
+                    } else if name.matches(ClaimLiteral.sid) {
+                        fields.sid = value
+                    } else if name.matches(ClaimLiteral.jti) {
+                        fields.jti = value
+                    } else if name.matches(ClaimLiteral.iat) {
+                        fields.iat = value
+                    } else if name.matches(ClaimLiteral.exp) {
+                        fields.exp = value
+                    } else if name.matches(ClaimLiteral.nbf) {
+                        fields.nbf = value
+                    }
                 case 8:
                     if name.matches(ClaimLiteral.username) { fields.username = value }
                 default:

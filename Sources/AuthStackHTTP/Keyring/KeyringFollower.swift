@@ -66,7 +66,8 @@ public final class KeyringFollower: KeyringSource, Service {
         public var description: String {
             switch self {
             case .emptyTokenFile(let path): "the key service client token file \(path) is empty; run `authctl init`"
-            case .unreadableTokenFile(let path): "cannot read the key service client token file \(path); run `authctl init` or set the *_KEYS_TOKEN_FILE variable"
+            case .unreadableTokenFile(let path):
+                "cannot read the key service client token file \(path); run `authctl init` or set the *_KEYS_TOKEN_FILE variable"
             }
         }
     }
@@ -152,8 +153,11 @@ public final class KeyringFollower: KeyringSource, Service {
                 if failures == 1 || failures % 30 == 0 {
                     logger.warning(
                         "cannot fetch the keyring; keeping the last one",
-                        metadata: ["error": "\(Self.describe(error))", "failed_attempts": "\(failures)",
-                                   "keyring_version": "\(current().map { String($0.keyring.version) } ?? "none")"])
+                        metadata: [
+                            "error": "\(Self.describe(error))", "failed_attempts": "\(failures)",
+                            "keyring_version": "\(current().map { String($0.keyring.version) } ?? "none")",
+                        ]
+                    )
                 }
                 do {
                     try await Task.sleep(for: .seconds(Self.backoff(attempt: failures, configuration: configuration)))
@@ -283,23 +287,44 @@ extension KeyringFollower {
 
         init(registry: PrometheusCollectorRegistry) {
             self.registry = registry
-            version = registry.makeGauge(descriptor: MetricNameDescriptor(
-                metricName: "keyring_version", unitName: "", helpText: "Version of the keyring this service holds (0 before the first)"))
-            age = registry.makeGauge(descriptor: MetricNameDescriptor(
-                metricName: "keyring_age", unitName: "seconds",
-                helpText: "Seconds since the key service last confirmed the held keyring (-1 before the first)"))
+            version = registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    metricName: "keyring_version",
+                    unitName: "",
+                    helpText: "Version of the keyring this service holds (0 before the first)"
+                )
+            )
+            age = registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    metricName: "keyring_age",
+                    unitName: "seconds",
+                    helpText: "Seconds since the key service last confirmed the held keyring (-1 before the first)"
+                )
+            )
             age.set(-1.0)
-            fetchFailures = registry.makeCounter(descriptor: MetricNameDescriptor(
-                metricName: "keyring_fetch_failures", unitName: "total", helpText: "Failed keyring fetches from the key service"))
-            updates = registry.makeCounter(descriptor: MetricNameDescriptor(
-                metricName: "keyring_updates", unitName: "total", helpText: "Keyrings installed"))
+            fetchFailures = registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "keyring_fetch_failures",
+                    unitName: "total",
+                    helpText: "Failed keyring fetches from the key service"
+                )
+            )
+            updates = registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "keyring_updates",
+                    unitName: "total",
+                    helpText: "Keyrings installed"
+                )
+            )
         }
 
         func unknownKeyIDRefresh(_ result: String) {
             registry.makeCounter(
                 descriptor: MetricNameDescriptor(
-                    metricName: "keyring_unknown_kid_refreshes", unitName: "total",
-                    helpText: "Tokens with an unknown kid, by what the follower did: fetched, coalesced (joined a fetch), cooldown (no fetch)"),
+                    metricName: "keyring_unknown_kid_refreshes",
+                    unitName: "total",
+                    helpText: "Tokens with an unknown kid, by what the follower did: fetched, coalesced (joined a fetch), cooldown (no fetch)"
+                ),
                 labels: [("result", result)]
             ).increment()
         }

@@ -31,7 +31,10 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// Opens a pool for `url` (connections are made on demand, at most `maximumConnections`), its connections on
     /// `eventLoopGroup` (NIO's shared one unless a test needs loops of its own).
     public init(
-        url: PostgresURL, logger: Logger, maximumConnections: Int = 20, eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
+        url: PostgresURL,
+        logger: Logger,
+        maximumConnections: Int = 20,
+        eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
     ) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
@@ -63,7 +66,8 @@ public final class PostgresConnectionPool: Service, Sendable {
         } catch is PostgresTimeoutError {
             logger.warning(
                 "PostgreSQL client did not finish closing; going on without it",
-                metadata: ["database": "\(url)", "timeout": "\(Self.closeTimeout)"])
+                metadata: ["database": "\(url)", "timeout": "\(Self.closeTimeout)"]
+            )
         } catch {
             // Cancelled: whoever closes no longer waits.
         }
@@ -72,7 +76,9 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// Opens a pool for `url` and, with `open`, the store on it (opening a store migrates it). When `open` throws, the
     /// pool is closed before the error goes on, so a start-up that fails leaves no connection behind.
     public static func open<Store: Sendable>(
-        url: PostgresURL, logger: Logger, store open: (PostgresConnectionPool) async throws -> Store
+        url: PostgresURL,
+        logger: Logger,
+        store open: (PostgresConnectionPool) async throws -> Store
     ) async throws -> (store: Store, pool: PostgresConnectionPool) {
         let pool = PostgresConnectionPool(url: url, logger: logger)
         do {

@@ -55,7 +55,8 @@ extension PostgresConnectionPool {
                         CREATE TABLE IF NOT EXISTS authstack_schema_migrations (
                             component text NOT NULL, version bigint NOT NULL, applied_at double precision NOT NULL,
                             PRIMARY KEY (component, version))
-                        """)
+                        """
+                    )
                     var applied: Set<Int> = []
                     for row in try await connection.rows("SELECT version FROM authstack_schema_migrations WHERE component = \(component)") {
                         applied.insert(try row.decode(Int.self))
@@ -67,7 +68,8 @@ extension PostgresConnectionPool {
                             """
                             INSERT INTO authstack_schema_migrations (component, version, applied_at)
                             VALUES (\(component), \(migration.version), \(now))
-                            """)
+                            """
+                        )
                     }
                 }
             }
@@ -86,7 +88,10 @@ extension PostgresConnectionPool {
         while true {
             do {
                 let connection = try await PostgresConnection.connect(
-                    configuration: try url.connectionConfiguration(), id: 0, logger: PostgresConnectionPool.silent)
+                    configuration: try url.connectionConfiguration(),
+                    id: 0,
+                    logger: PostgresConnectionPool.silent
+                )
                 try? await connection.close()
                 return
             } catch let error as PSQLError where error.serverInfo != nil {
@@ -115,7 +120,8 @@ extension PostgresConnectionPool {
     /// no longer answers, the client's `run()` waiting for such a call) would then hold the caller as long as it
     /// holds the operation, the deadline notwithstanding.
     public static func withDeadline<Result: Sendable>(
-        _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> Result
+        _ timeout: Duration,
+        _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
         // Whichever ends first — the operation, the timer, or the caller's cancellation — ends the wait: the stream's
         // first element or error, or `nil` once the waiting task is cancelled.

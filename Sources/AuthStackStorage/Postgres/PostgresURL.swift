@@ -1,5 +1,5 @@
-import AuthStackStorage
 import AuthStackCore
+import AuthStackStorage
 import Foundation
 import PostgresNIO
 
@@ -128,7 +128,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func hostAndPort(
-        _ text: Substring, invalid: (String) -> InvalidSetting
+        _ text: Substring,
+        invalid: (String) -> InvalidSetting
     ) throws(InvalidSetting) -> (String, Int) {
         var host: Substring
         var portText: Substring?
@@ -155,7 +156,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func tlsMode(
-        _ query: Substring?, invalid: (String) -> InvalidSetting
+        _ query: Substring?,
+        invalid: (String) -> InvalidSetting
     ) throws(InvalidSetting) -> TLSMode {
         guard let query, !query.isEmpty else { return .prefer }
         var mode: TLSMode?

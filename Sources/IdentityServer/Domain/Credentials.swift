@@ -93,6 +93,10 @@ enum SuccessorSealing {
 
     private static func key(_ predecessor: RefreshToken, _ sessionID: String) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: SymmetricKey(data: Array(predecessor.value.utf8)), salt: salt, info: Array(sessionID.utf8), outputByteCount: 32)
+            inputKeyMaterial: SymmetricKey(data: Array(predecessor.value.utf8)),
+            salt: salt,
+            info: Array(sessionID.utf8),
+            outputByteCount: 32
+        )
     }
 }

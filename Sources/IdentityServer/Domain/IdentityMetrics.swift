@@ -13,7 +13,10 @@ struct IdentityMetrics: Sendable {
     func login(_ outcome: String) {
         registry.makeCounter(
             descriptor: MetricNameDescriptor(
-                metricName: "identity_logins", unitName: "total", helpText: "Login attempts by outcome: success, failure, throttled, overloaded"),
+                metricName: "identity_logins",
+                unitName: "total",
+                helpText: "Login attempts by outcome: success, failure, throttled, overloaded"
+            ),
             labels: [("outcome", outcome)]
         ).increment()
     }
@@ -21,8 +24,10 @@ struct IdentityMetrics: Sendable {
     func refreshes(_ outcome: String) {
         registry.makeCounter(
             descriptor: MetricNameDescriptor(
-                metricName: "identity_refreshes", unitName: "total",
-                helpText: "Refreshes by outcome: rotated, replayed (grace-window retry), reused (session revoked), invalid"),
+                metricName: "identity_refreshes",
+                unitName: "total",
+                helpText: "Refreshes by outcome: rotated, replayed (grace-window retry), reused (session revoked), invalid"
+            ),
             labels: [("outcome", outcome)]
         ).increment()
     }

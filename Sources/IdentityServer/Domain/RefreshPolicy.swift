@@ -95,7 +95,12 @@ extension RefreshDecision {
     /// What a refresh that presented `token` answers, and the write that makes it so, from the rows read under lock:
     /// the token's `record`, its `session` and the session's `user`.
     static func outcome(
-        presenting token: RefreshToken, record: RefreshTokenRecord, session: SessionRecord, user: UserRecord, now: Date, settings: RefreshSettings
+        presenting token: RefreshToken,
+        record: RefreshTokenRecord,
+        session: SessionRecord,
+        user: UserRecord,
+        now: Date,
+        settings: RefreshSettings
     ) -> (result: RefreshResult, write: RefreshWrite?) {
         switch decide(token: record, session: session, now: now, settings: settings) {
         case .invalid:

@@ -85,11 +85,20 @@ public struct PasswordHasher: Sendable {
         Array(password.precomposedStringWithCompatibilityMapping.utf8)
     }
 
-    static func derive(_ password: [UInt8], salt: [UInt8], parameters: ScryptParameters, length: Int = hashLength) throws(PasswordHashingError) -> [UInt8] {
+    static func derive(
+        _ password: [UInt8],
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int = hashLength
+    ) throws(PasswordHashingError) -> [UInt8] {
         do {
             let key = try KDF.Scrypt.deriveKey(
-                from: password, salt: salt, outputByteCount: length,
-                rounds: parameters.rounds, blockSize: parameters.blockSize, parallelism: parameters.parallelism
+                from: password,
+                salt: salt,
+                outputByteCount: length,
+                rounds: parameters.rounds,
+                blockSize: parameters.blockSize,
+                parallelism: parameters.parallelism
             )
             return key.withUnsafeBytes { Array($0) }
         } catch {

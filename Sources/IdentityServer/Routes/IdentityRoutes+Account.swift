@@ -17,11 +17,21 @@ extension IdentityRoutes {
     func sessions(_ request: Request) async throws -> Response {
         let claims = try await authenticator.authenticate(request)
         let sessions = try await store.liveSessions(userID: claims.subject, now: clock())
-        return try json(.ok, SessionsBody(sessions: sessions.map {
-            SessionsBody.Session(
-                id: $0.id, createdAt: $0.createdAt, lastUsedAt: $0.lastUsedAt, expiresAt: $0.expiresAt, userAgent: $0.userAgent,
-                current: $0.id == claims.sessionID)
-        }))
+        return try json(
+            .ok,
+            SessionsBody(
+                sessions: sessions.map {
+                    SessionsBody.Session(
+                        id: $0.id,
+                        createdAt: $0.createdAt,
+                        lastUsedAt: $0.lastUsedAt,
+                        expiresAt: $0.expiresAt,
+                        userAgent: $0.userAgent,
+                        current: $0.id == claims.sessionID
+                    )
+                }
+            )
+        )
     }
 
     func deleteSession(_ request: Request, id: String) async throws -> Response {

@@ -20,7 +20,10 @@ extension IdentityRoutes {
         // The per-address limit is checked by the store before the token is looked at (in the same transaction on
         // SQLite); a refused refresh consumes nothing. Malformed requests are refused above without touching it.
         let admission = RefreshAdmission(
-            key: "refresh:" + clientAddress(request, context), limit: configuration.throttle.refreshesPerAddressPerMinute, window: 60)
+            key: "refresh:" + clientAddress(request, context),
+            limit: configuration.throttle.refreshesPerAddressPerMinute,
+            window: 60
+        )
         switch try await store.refresh(token, admission: admission, now: now, settings: configuration.refresh) {
         case .throttled(let retryAfter):
             metrics.refreshes("throttled")
@@ -34,7 +37,8 @@ extension IdentityRoutes {
             context.logger.warning("refresh token reused; session revoked", metadata: ["session_id": "\(sessionID)"])
             throw ProblemResponse(
                 problem: ProblemDetails(.refreshTokenReused, detail: "This refresh token was already used; the session is revoked. Log in again."),
-                headers: [.setCookie: clearedCookie])
+                headers: [.setCookie: clearedCookie]
+            )
         case .invalid:
             metrics.refreshes("invalid")
             throw invalidRefreshToken()

@@ -31,20 +31,28 @@ extension IdentityRoutes {
             throw ProblemDetails(.serviceUnavailable, detail: "The service has no signing key yet; retry shortly.", retryAfter: 1)
         }
         let signer = AccessTokenSigner(issuer: configuration.issuer, audience: configuration.audiences, timeToLive: configuration.accessTokenLifetime)
-        return signer.sign(signer.claims(subject: user.id, username: user.username, sessionID: sessionID, now: now), with: snapshot.keyring.signingKey)
+        return signer.sign(
+            signer.claims(subject: user.id, username: user.username, sessionID: sessionID, now: now),
+            with: snapshot.keyring.signingKey
+        )
     }
 
     func tokenResponse(status: HTTPResponse.Status, accessToken: String, refreshToken: RefreshToken, session: SessionRecord, now: Date) -> Response {
         let refreshExpiresIn = max(0, Int(session.expiresAt.timeIntervalSince(now).rounded(.down)))
         let body = TokenBody(
-            accessToken: accessToken, tokenType: "Bearer", expiresIn: Int(configuration.accessTokenLifetime),
-            refreshToken: refreshToken.value, refreshExpiresIn: refreshExpiresIn)
+            accessToken: accessToken,
+            tokenType: "Bearer",
+            expiresIn: Int(configuration.accessTokenLifetime),
+            refreshToken: refreshToken.value,
+            refreshExpiresIn: refreshExpiresIn
+        )
         var attributes = "refresh_token=\(refreshToken.value); Path=/; Max-Age=\(refreshExpiresIn); HttpOnly; SameSite=Strict"
         if configuration.cookieSecure { attributes += "; Secure" }
         return Response(
             status: status,
             headers: [.contentType: "application/json", .cacheControl: "no-store", .setCookie: attributes],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try! Self.encoder.encode(body))))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try! Self.encoder.encode(body)))
+        )
     }
 
     var clearedCookie: String {
@@ -53,8 +61,10 @@ extension IdentityRoutes {
 
     func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
         Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(value))))
+            status: status,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try Self.encoder.encode(value)))
+        )
     }
 
     func usernameTaken() -> ProblemDetails {
@@ -64,7 +74,8 @@ extension IdentityRoutes {
     func invalidRefreshToken() -> ProblemResponse {
         ProblemResponse(
             problem: ProblemDetails(.invalidRefreshToken, detail: "The refresh token is unknown, expired or revoked. Log in again."),
-            headers: [.setCookie: clearedCookie])
+            headers: [.setCookie: clearedCookie]
+        )
     }
 
     func unknownSubject() -> ProblemDetails {

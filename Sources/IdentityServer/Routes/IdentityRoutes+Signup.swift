@@ -1,10 +1,10 @@
-import Prometheus
 import AuthStackCore
 import AuthStackHTTP
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Prometheus
 
 extension IdentityRoutes {
     // Signup and login (docs/design.md §5.2, §6).
@@ -48,8 +48,11 @@ extension IdentityRoutes {
         let addressKey = "login-address:" + clientAddress(request, context)
         // Counted before the hash runs: a throttled account or address costs no hash, even with the right password.
         if case .throttled(let retryAfter) = try await store.admitLogin(
-            accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle, now: clock())
-        {
+            accountKey: accountKey,
+            addressKey: addressKey,
+            settings: configuration.throttle,
+            now: clock()
+        ) {
             metrics.login("throttled")
             throw ProblemDetails(.rateLimited, detail: "Too many failed logins; retry later.", retryAfter: retryAfter)
         }
@@ -86,7 +89,10 @@ extension IdentityRoutes {
             try await store.replacePasswordHash(userID: user.id, old: user.passwordHash, new: upgraded)
             logger.info("password rehashed to scrypt", metadata: ["user_id": "\(user.id)"])
         } catch {
-            logger.warning("password rehash failed; will retry at the next login", metadata: ["user_id": "\(user.id)", "error_type": "\(type(of: error))"])
+            logger.warning(
+                "password rehash failed; will retry at the next login",
+                metadata: ["user_id": "\(user.id)", "error_type": "\(type(of: error))"]
+            )
         }
     }
 
@@ -101,10 +107,15 @@ extension IdentityRoutes {
     func startSession(for user: UserRecord, request: Request, status: HTTPResponse.Status) async throws -> Response {
         let now = clock()
         let session = SessionRecord(
-            id: RandomID.make("s_"), userID: user.id, generation: 0, createdAt: now, lastUsedAt: now,
+            id: RandomID.make("s_"),
+            userID: user.id,
+            generation: 0,
+            createdAt: now,
+            lastUsedAt: now,
             idleExpiresAt: now.addingTimeInterval(min(configuration.refresh.idleLifetime, configuration.refresh.absoluteLifetime)),
             absoluteExpiresAt: now.addingTimeInterval(configuration.refresh.absoluteLifetime),
-            userAgent: request.headers[.userAgent].map { String($0.prefix(512)) })
+            userAgent: request.headers[.userAgent].map { String($0.prefix(512)) }
+        )
         let refreshToken = RefreshToken.generate()
         let accessToken = try signAccessToken(user: user, sessionID: session.id, now: now)
         try await store.createSession(session, firstToken: refreshToken)

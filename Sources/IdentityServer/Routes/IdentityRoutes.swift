@@ -17,8 +17,14 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
     let metrics: IdentityMetrics
     let clock: @Sendable () -> Date
 
-    init(configuration: IdentityConfiguration, store: any IdentityStore, passwords: PasswordHashingPool, keyring: Source,
-         registry: PrometheusCollectorRegistry, clock: @escaping @Sendable () -> Date) {
+    init(
+        configuration: IdentityConfiguration,
+        store: any IdentityStore,
+        passwords: PasswordHashingPool,
+        keyring: Source,
+        registry: PrometheusCollectorRegistry,
+        clock: @escaping @Sendable () -> Date
+    ) {
         self.configuration = configuration
         self.store = store
         self.passwords = passwords
@@ -26,7 +32,9 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         self.authenticator = BearerAuthenticator(
             realm: "identity",
             policy: TokenVerificationPolicy(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway),
-            keyring: keyring, now: { clock().timeIntervalSince1970 })
+            keyring: keyring,
+            now: { clock().timeIntervalSince1970 }
+        )
         self.addresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
         self.metrics = IdentityMetrics(registry: registry)
         self.clock = clock

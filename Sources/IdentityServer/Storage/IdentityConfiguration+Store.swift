@@ -7,6 +7,9 @@ extension IdentityConfiguration {
     /// replicas) when `IDENTITY_DATABASE_URL` is set.
     func openStore(logger: Logger) async throws -> OpenedStore<any IdentityStore> {
         try await database.open(
-            logger: logger, sqlite: { try await SQLiteIdentityStore(path: $0) }, postgres: { try await PostgresIdentityStore(pool: $0) })
+            logger: logger,
+            sqlite: { try await SQLiteIdentityStore(path: $0) },
+            postgres: { try await PostgresIdentityStore(pool: $0) }
+        )
     }
 }

@@ -1,6 +1,6 @@
-import AuthStackStorage
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackStorage
 import Foundation
 import PostgresNIO
 
@@ -8,51 +8,54 @@ import PostgresNIO
 extension PostgresIdentityStore {
     /// The schema, step by step (numbers are never reused; a change is a new step). Same tables as SQLite's.
     static let migrations = [
-        PostgresMigration(version: 1, statements: [
-            """
-            CREATE TABLE users (
-                id text PRIMARY KEY,
-                username text NOT NULL,
-                username_key text NOT NULL CONSTRAINT users_username_key_unique UNIQUE,
-                password_hash text NOT NULL,
-                created_at double precision NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE sessions (
-                id text PRIMARY KEY,
-                user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-                generation bigint NOT NULL,
-                created_at double precision NOT NULL,
-                last_used_at double precision NOT NULL,
-                idle_expires_at double precision NOT NULL,
-                absolute_expires_at double precision NOT NULL,
-                revoked_at double precision,
-                revoke_reason text,
-                user_agent text
-            )
-            """,
-            "CREATE INDEX sessions_by_user ON sessions (user_id, last_used_at DESC)",
-            """
-            CREATE TABLE refresh_tokens (
-                token_hash bytea PRIMARY KEY,
-                session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-                generation bigint NOT NULL,
-                issued_at double precision NOT NULL,
-                consumed_at double precision,
-                sealed_successor bytea,
-                UNIQUE (session_id, generation)
-            )
-            """,
-            """
-            CREATE TABLE throttles (
-                key text PRIMARY KEY,
-                count bigint NOT NULL,
-                window_start double precision NOT NULL,
-                blocked_until double precision
-            )
-            """,
-        ]),
+        PostgresMigration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE users (
+                    id text PRIMARY KEY,
+                    username text NOT NULL,
+                    username_key text NOT NULL CONSTRAINT users_username_key_unique UNIQUE,
+                    password_hash text NOT NULL,
+                    created_at double precision NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE sessions (
+                    id text PRIMARY KEY,
+                    user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    generation bigint NOT NULL,
+                    created_at double precision NOT NULL,
+                    last_used_at double precision NOT NULL,
+                    idle_expires_at double precision NOT NULL,
+                    absolute_expires_at double precision NOT NULL,
+                    revoked_at double precision,
+                    revoke_reason text,
+                    user_agent text
+                )
+                """,
+                "CREATE INDEX sessions_by_user ON sessions (user_id, last_used_at DESC)",
+                """
+                CREATE TABLE refresh_tokens (
+                    token_hash bytea PRIMARY KEY,
+                    session_id text NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                    generation bigint NOT NULL,
+                    issued_at double precision NOT NULL,
+                    consumed_at double precision,
+                    sealed_successor bytea,
+                    UNIQUE (session_id, generation)
+                )
+                """,
+                """
+                CREATE TABLE throttles (
+                    key text PRIMARY KEY,
+                    count bigint NOT NULL,
+                    window_start double precision NOT NULL,
+                    blocked_until double precision
+                )
+                """,
+            ]
+        )
     ]
 
     // MARK: Throttling
@@ -70,7 +73,11 @@ extension PostgresIdentityStore {
         try await pool.transaction { connection in
             let counters = try await Self.lockCounters([accountKey, addressKey], connection)
             let (addressAdmission, address) = ThrottlePolicy.admitInWindow(
-                counters[addressKey], limit: settings.loginFailuresPerAddress, window: settings.loginAddressWindow, now: now)
+                counters[addressKey],
+                limit: settings.loginFailuresPerAddress,
+                window: settings.loginAddressWindow,
+                now: now
+            )
             let (accountAdmission, account) = ThrottlePolicy.admitAccountAttempt(counters[accountKey], settings: settings, now: now)
             switch (addressAdmission, accountAdmission) {
             case (.admitted, .admitted):
@@ -112,8 +119,10 @@ extension PostgresIdentityStore {
         for row in try await connection.rows("SELECT key, count, window_start, blocked_until FROM throttles WHERE key = ANY(\(keys))") {
             let (key, count, windowStart, blockedUntil) = try row.decode((String, Int, Double, Double?).self)
             counters[key] = ThrottleCounter(
-                count: count, windowStart: Date(timeIntervalSince1970: windowStart),
-                blockedUntil: blockedUntil.map(Date.init(timeIntervalSince1970:)))
+                count: count,
+                windowStart: Date(timeIntervalSince1970: windowStart),
+                blockedUntil: blockedUntil.map(Date.init(timeIntervalSince1970:))
+            )
         }
         return counters
     }
@@ -124,7 +133,8 @@ extension PostgresIdentityStore {
             INSERT INTO throttles (key, count, window_start, blocked_until)
             VALUES (\(key), \(counter.count), \(counter.windowStart.timeIntervalSince1970), \(counter.blockedUntil?.timeIntervalSince1970))
             ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, blocked_until = excluded.blocked_until
-            """)
+            """
+        )
     }
 
     // MARK: Maintenance
@@ -137,11 +147,13 @@ extension PostgresIdentityStore {
                 DELETE FROM sessions
                 WHERE (revoked_at IS NOT NULL AND revoked_at < \(before)) OR idle_expires_at < \(before) OR absolute_expires_at < \(before)
                 RETURNING id
-                """)
+                """
+            )
             let windowEnded = now.timeIntervalSince1970 - longestWindow
             let time = now.timeIntervalSince1970
             let counters = try await connection.rows(
-                "DELETE FROM throttles WHERE window_start < \(windowEnded) AND (blocked_until IS NULL OR blocked_until < \(time)) RETURNING key")
+                "DELETE FROM throttles WHERE window_start < \(windowEnded) AND (blocked_until IS NULL OR blocked_until < \(time)) RETURNING key"
+            )
             return sessions.count + counters.count
         }
     }

@@ -44,7 +44,8 @@ struct PostgresIdentityStore: IdentityStore {
             INSERT INTO users (id, username, username_key, password_hash, created_at)
             VALUES (\(user.id), \(user.username), \(Username.key(user.username)), \(user.passwordHash), \(user.createdAt.timeIntervalSince1970))
             \(unescaped: conflict) RETURNING id
-            """)
+            """
+        )
         return !rows.isEmpty
     }
 
@@ -86,25 +87,32 @@ struct PostgresIdentityStore: IdentityStore {
                 VALUES (\(session.id), \(session.userID), \(session.generation), \(session.createdAt.timeIntervalSince1970),
                         \(session.lastUsedAt.timeIntervalSince1970), \(session.idleExpiresAt.timeIntervalSince1970),
                         \(session.absoluteExpiresAt.timeIntervalSince1970), \(session.userAgent))
-                """)
+                """
+            )
             try await Self.insertToken(firstToken, sessionID: session.id, generation: session.generation, issuedAt: session.createdAt, connection)
         }
     }
 
     private static func insertToken(
-        _ token: RefreshToken, sessionID: String, generation: Int, issuedAt: Date, _ connection: PostgresConnection
+        _ token: RefreshToken,
+        sessionID: String,
+        generation: Int,
+        issuedAt: Date,
+        _ connection: PostgresConnection
     ) async throws {
         try await connection.rows(
             """
             INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at)
             VALUES (\(ByteBuffer(bytes: token.hash)), \(sessionID), \(generation), \(issuedAt.timeIntervalSince1970))
-            """)
+            """
+        )
     }
 
     /// The admission is its own short transaction here: inside the refresh's, the per-address counter's lock would be
     /// held for the whole refresh and serialise every refresh from one address (a gateway not listed as trusted).
     func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
-        if let admission, case .throttled(let retryAfter) = try await admit(admission.key, limit: admission.limit, window: admission.window, now: now) {
+        if let admission, case .throttled(let retryAfter) = try await admit(admission.key, limit: admission.limit, window: admission.window, now: now)
+        {
             return .throttled(retryAfter: retryAfter)
         }
         let hash = ByteBuffer(bytes: token.hash)
@@ -115,10 +123,18 @@ struct PostgresIdentityStore: IdentityStore {
                 // Read again under the session's lock: a refresh that committed meanwhile has consumed it.
                 let record = try await Self.token(hash: hash, locking: true, connection),
                 let userRow = try await connection.rows(
-                    "SELECT id, username, password_hash, created_at FROM users WHERE id = \(session.userID)").first
+                    "SELECT id, username, password_hash, created_at FROM users WHERE id = \(session.userID)"
+                ).first
             else { return .invalid }
             let user = try Self.user(userRow)
-            let (result, write) = RefreshDecision.outcome(presenting: token, record: record, session: session, user: user, now: now, settings: settings)
+            let (result, write) = RefreshDecision.outcome(
+                presenting: token,
+                record: record,
+                session: session,
+                user: user,
+                now: now,
+                settings: settings
+            )
             if let write { try await Self.apply(write, presentedHash: hash, connection) }
             return result
         }
@@ -132,19 +148,22 @@ struct PostgresIdentityStore: IdentityStore {
                 """
                 UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'refresh_token_reused'
                 WHERE id = \(sessionID) AND revoked_at IS NULL
-                """)
+                """
+            )
         case .touch(let sessionID, let lastUsedAt):
             try await connection.rows("UPDATE sessions SET last_used_at = \(lastUsedAt.timeIntervalSince1970) WHERE id = \(sessionID)")
         case .rotate(let successor, let sealed, let session, let now):
             try await insertToken(successor, sessionID: session.id, generation: session.generation, issuedAt: now, connection)
             try await connection.rows(
-                "UPDATE refresh_tokens SET consumed_at = \(now.timeIntervalSince1970), sealed_successor = \(ByteBuffer(bytes: sealed)) WHERE token_hash = \(hash)")
+                "UPDATE refresh_tokens SET consumed_at = \(now.timeIntervalSince1970), sealed_successor = \(ByteBuffer(bytes: sealed)) WHERE token_hash = \(hash)"
+            )
             try await connection.rows(
                 """
                 UPDATE sessions SET generation = \(session.generation), last_used_at = \(session.lastUsedAt.timeIntervalSince1970),
                     idle_expires_at = \(session.idleExpiresAt.timeIntervalSince1970)
                 WHERE id = \(session.id)
-                """)
+                """
+            )
         }
     }
 
@@ -154,12 +173,17 @@ struct PostgresIdentityStore: IdentityStore {
             """
             SELECT session_id, generation, issued_at, consumed_at, sealed_successor FROM refresh_tokens
             WHERE token_hash = \(hash) \(unescaped: lock)
-            """)
+            """
+        )
         return try rows.first.map { row in
             let (sessionID, generation, issuedAt, consumedAt, sealed) = try row.decode((String, Int, Double, Double?, ByteBuffer?).self)
             return RefreshTokenRecord(
-                sessionID: sessionID, generation: generation, issuedAt: Date(timeIntervalSince1970: issuedAt),
-                consumedAt: consumedAt.map(Date.init(timeIntervalSince1970:)), sealedSuccessor: sealed.map { Array($0.readableBytesView) })
+                sessionID: sessionID,
+                generation: generation,
+                issuedAt: Date(timeIntervalSince1970: issuedAt),
+                consumedAt: consumedAt.map(Date.init(timeIntervalSince1970:)),
+                sealedSuccessor: sealed.map { Array($0.readableBytesView) }
+            )
         }
     }
 
@@ -173,12 +197,19 @@ struct PostgresIdentityStore: IdentityStore {
 
     static func session(_ row: PostgresRow) throws -> SessionRecord {
         let (id, userID, generation, createdAt, lastUsedAt, idleExpiresAt, absoluteExpiresAt, revokedAt, userAgent) = try row.decode(
-            (String, String, Int, Double, Double, Double, Double, Double?, String?).self)
+            (String, String, Int, Double, Double, Double, Double, Double?, String?).self
+        )
         return SessionRecord(
-            id: id, userID: userID, generation: generation, createdAt: Date(timeIntervalSince1970: createdAt),
-            lastUsedAt: Date(timeIntervalSince1970: lastUsedAt), idleExpiresAt: Date(timeIntervalSince1970: idleExpiresAt),
-            absoluteExpiresAt: Date(timeIntervalSince1970: absoluteExpiresAt), revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:)),
-            userAgent: userAgent)
+            id: id,
+            userID: userID,
+            generation: generation,
+            createdAt: Date(timeIntervalSince1970: createdAt),
+            lastUsedAt: Date(timeIntervalSince1970: lastUsedAt),
+            idleExpiresAt: Date(timeIntervalSince1970: idleExpiresAt),
+            absoluteExpiresAt: Date(timeIntervalSince1970: absoluteExpiresAt),
+            revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:)),
+            userAgent: userAgent
+        )
     }
 
     func revokeSession(of token: RefreshToken, now: Date) async throws -> Bool {
@@ -187,7 +218,8 @@ struct PostgresIdentityStore: IdentityStore {
             UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'logout'
             WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = \(ByteBuffer(bytes: token.hash))) AND revoked_at IS NULL
             RETURNING id
-            """)
+            """
+        )
         return !rows.isEmpty
     }
 
@@ -198,7 +230,8 @@ struct PostgresIdentityStore: IdentityStore {
             UPDATE sessions SET revoked_at = \(time), revoke_reason = 'deleted'
             WHERE id = \(id) AND user_id = \(userID) AND revoked_at IS NULL AND idle_expires_at > \(time) AND absolute_expires_at > \(time)
             RETURNING id
-            """)
+            """
+        )
         return !rows.isEmpty
     }
 

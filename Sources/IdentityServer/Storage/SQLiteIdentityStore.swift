@@ -53,7 +53,8 @@ struct SQLiteIdentityStore: IdentityStore {
                         window_start REAL NOT NULL,
                         blocked_until REAL
                     );
-                    """)
+                    """
+            )
         }
         return migrator
     }
@@ -71,7 +72,8 @@ struct SQLiteIdentityStore: IdentityStore {
     private static func insert(_ user: UserRecord, _ db: Database) throws {
         try db.executeCached(
             sql: "INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [user.id, user.username, Username.key(user.username), user.passwordHash, user.createdAt.timeIntervalSince1970])
+            arguments: [user.id, user.username, Username.key(user.username), user.passwordHash, user.createdAt.timeIntervalSince1970]
+        )
     }
 
     func user(usernameKey: String) async throws -> UserRecord? {
@@ -89,8 +91,12 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     private static func user(_ row: Row) -> UserRecord {
-        UserRecord(id: row["id"], username: row["username"], passwordHash: row["password_hash"],
-                   createdAt: Date(timeIntervalSince1970: row["created_at"]))
+        UserRecord(
+            id: row["id"],
+            username: row["username"],
+            passwordHash: row["password_hash"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"])
+        )
     }
 
     func replacePasswordHash(userID: String, old: String, new: String) async throws {
@@ -103,9 +109,12 @@ struct SQLiteIdentityStore: IdentityStore {
         try await database.write { db in
             var skipped: [String] = []
             for user in users {
-                let taken = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR id = ?)",
-                    arguments: [Username.key(user.username), user.id]) ?? false
+                let taken =
+                    try Bool.fetchOne(
+                        db,
+                        sql: "SELECT EXISTS (SELECT 1 FROM users WHERE username_key = ? OR id = ?)",
+                        arguments: [Username.key(user.username), user.id]
+                    ) ?? false
                 if taken { skipped.append(user.username) } else { try Self.insert(user, db) }
             }
             return (users.count - skipped.count, skipped)
@@ -121,9 +130,12 @@ struct SQLiteIdentityStore: IdentityStore {
                     INSERT INTO sessions (id, user_id, generation, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [session.id, session.userID, session.generation, session.createdAt.timeIntervalSince1970,
-                            session.lastUsedAt.timeIntervalSince1970, session.idleExpiresAt.timeIntervalSince1970,
-                            session.absoluteExpiresAt.timeIntervalSince1970, session.userAgent])
+                arguments: [
+                    session.id, session.userID, session.generation, session.createdAt.timeIntervalSince1970,
+                    session.lastUsedAt.timeIntervalSince1970, session.idleExpiresAt.timeIntervalSince1970,
+                    session.absoluteExpiresAt.timeIntervalSince1970, session.userAgent,
+                ]
+            )
             try Self.insertToken(firstToken, sessionID: session.id, generation: session.generation, issuedAt: session.createdAt, db)
         }
     }
@@ -131,20 +143,30 @@ struct SQLiteIdentityStore: IdentityStore {
     private static func insertToken(_ token: RefreshToken, sessionID: String, generation: Int, issuedAt: Date, _ db: Database) throws {
         try db.executeCached(
             sql: "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) VALUES (?, ?, ?, ?)",
-            arguments: [Data(token.hash), sessionID, generation, issuedAt.timeIntervalSince1970])
+            arguments: [Data(token.hash), sessionID, generation, issuedAt.timeIntervalSince1970]
+        )
     }
 
     func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
         let hash = Data(token.hash)
         return try await database.write { db -> RefreshResult in
-            if let admission, case .throttled(let retryAfter) = try Self.admit(admission.key, limit: admission.limit, window: admission.window, now: now, db) {
+            if let admission,
+                case .throttled(let retryAfter) = try Self.admit(admission.key, limit: admission.limit, window: admission.window, now: now, db)
+            {
                 return .throttled(retryAfter: retryAfter)
             }
             guard let record = try Self.token(hash: hash, db),
                 let session = try Self.session(id: record.sessionID, db),
                 let user = try Self.user(id: session.userID, db)
             else { return .invalid }
-            let (result, write) = RefreshDecision.outcome(presenting: token, record: record, session: session, user: user, now: now, settings: settings)
+            let (result, write) = RefreshDecision.outcome(
+                presenting: token,
+                record: record,
+                session: session,
+                user: user,
+                now: now,
+                settings: settings
+            )
             if let write { try Self.apply(write, presentedHash: hash, db) }
             return result
         }
@@ -156,26 +178,32 @@ struct SQLiteIdentityStore: IdentityStore {
         case .revokeForReuse(let sessionID, let now):
             try db.executeCached(
                 sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'refresh_token_reused' WHERE id = ? AND revoked_at IS NULL",
-                arguments: [now.timeIntervalSince1970, sessionID])
+                arguments: [now.timeIntervalSince1970, sessionID]
+            )
         case .touch(let sessionID, let lastUsedAt):
             try db.executeCached(sql: "UPDATE sessions SET last_used_at = ? WHERE id = ?", arguments: [lastUsedAt.timeIntervalSince1970, sessionID])
         case .rotate(let successor, let sealed, let session, let now):
             try insertToken(successor, sessionID: session.id, generation: session.generation, issuedAt: now, db)
             try db.executeCached(
                 sql: "UPDATE refresh_tokens SET consumed_at = ?, sealed_successor = ? WHERE token_hash = ?",
-                arguments: [now.timeIntervalSince1970, Data(sealed), hash])
+                arguments: [now.timeIntervalSince1970, Data(sealed), hash]
+            )
             try db.executeCached(
                 sql: "UPDATE sessions SET generation = ?, last_used_at = ?, idle_expires_at = ? WHERE id = ?",
-                arguments: [session.generation, session.lastUsedAt.timeIntervalSince1970, session.idleExpiresAt.timeIntervalSince1970, session.id])
+                arguments: [session.generation, session.lastUsedAt.timeIntervalSince1970, session.idleExpiresAt.timeIntervalSince1970, session.id]
+            )
         }
     }
 
     private static func token(hash: Data, _ db: Database) throws -> RefreshTokenRecord? {
         try Row.fetchOneCached(db, sql: "SELECT * FROM refresh_tokens WHERE token_hash = ?", arguments: [hash]).map { row in
             RefreshTokenRecord(
-                sessionID: row["session_id"], generation: row["generation"], issuedAt: Date(timeIntervalSince1970: row["issued_at"]),
+                sessionID: row["session_id"],
+                generation: row["generation"],
+                issuedAt: Date(timeIntervalSince1970: row["issued_at"]),
                 consumedAt: (row["consumed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                sealedSuccessor: (row["sealed_successor"] as Data?).map { [UInt8]($0) })
+                sealedSuccessor: (row["sealed_successor"] as Data?).map { [UInt8]($0) }
+            )
         }
     }
 
@@ -185,11 +213,16 @@ struct SQLiteIdentityStore: IdentityStore {
 
     private static func session(_ row: Row) -> SessionRecord {
         SessionRecord(
-            id: row["id"], userID: row["user_id"], generation: row["generation"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), lastUsedAt: Date(timeIntervalSince1970: row["last_used_at"]),
+            id: row["id"],
+            userID: row["user_id"],
+            generation: row["generation"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            lastUsedAt: Date(timeIntervalSince1970: row["last_used_at"]),
             idleExpiresAt: Date(timeIntervalSince1970: row["idle_expires_at"]),
             absoluteExpiresAt: Date(timeIntervalSince1970: row["absolute_expires_at"]),
-            revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)), userAgent: row["user_agent"])
+            revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            userAgent: row["user_agent"]
+        )
     }
 
     func revokeSession(of token: RefreshToken, now: Date) async throws -> Bool {
@@ -208,7 +241,8 @@ struct SQLiteIdentityStore: IdentityStore {
                     UPDATE sessions SET revoked_at = ?, revoke_reason = 'deleted'
                     WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
                     """,
-                arguments: [now.timeIntervalSince1970, id, userID, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                arguments: [now.timeIntervalSince1970, id, userID, now.timeIntervalSince1970, now.timeIntervalSince1970]
+            )
             return db.changesCount > 0
         }
     }
@@ -216,14 +250,16 @@ struct SQLiteIdentityStore: IdentityStore {
     private static func revoke(sessionID: String, reason: String, now: Date, _ db: Database) throws {
         try db.executeCached(
             sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at IS NULL",
-            arguments: [now.timeIntervalSince1970, reason, sessionID])
+            arguments: [now.timeIntervalSince1970, reason, sessionID]
+        )
     }
 
     func revokeAllSessions(userID: String, now: Date) async throws -> Int {
         try await database.write { db in
             try db.executeCached(
                 sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'logout_all' WHERE user_id = ? AND revoked_at IS NULL",
-                arguments: [now.timeIntervalSince1970, userID])
+                arguments: [now.timeIntervalSince1970, userID]
+            )
             return db.changesCount
         }
     }
@@ -258,7 +294,11 @@ struct SQLiteIdentityStore: IdentityStore {
     func admitLogin(accountKey: String, addressKey: String, settings: ThrottleSettings, now: Date) async throws -> Admission {
         try await database.write { db in
             let (addressAdmission, address) = ThrottlePolicy.admitInWindow(
-                try Self.counter(addressKey, db), limit: settings.loginFailuresPerAddress, window: settings.loginAddressWindow, now: now)
+                try Self.counter(addressKey, db),
+                limit: settings.loginFailuresPerAddress,
+                window: settings.loginAddressWindow,
+                now: now
+            )
             let (accountAdmission, account) = ThrottlePolicy.admitAccountAttempt(try Self.counter(accountKey, db), settings: settings, now: now)
             switch (addressAdmission, accountAdmission) {
             case (.admitted, .admitted):
@@ -290,8 +330,10 @@ struct SQLiteIdentityStore: IdentityStore {
     private static func counter(_ key: String, _ db: Database) throws -> ThrottleCounter? {
         try Row.fetchOneCached(db, sql: "SELECT * FROM throttles WHERE key = ?", arguments: [key]).map { row in
             ThrottleCounter(
-                count: row["count"], windowStart: Date(timeIntervalSince1970: row["window_start"]),
-                blockedUntil: (row["blocked_until"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                count: row["count"],
+                windowStart: Date(timeIntervalSince1970: row["window_start"]),
+                blockedUntil: (row["blocked_until"] as Double?).map(Date.init(timeIntervalSince1970:))
+            )
         }
     }
 
@@ -301,7 +343,8 @@ struct SQLiteIdentityStore: IdentityStore {
                 INSERT INTO throttles (key, count, window_start, blocked_until) VALUES (?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET count = excluded.count, window_start = excluded.window_start, blocked_until = excluded.blocked_until
                 """,
-            arguments: [key, counter.count, counter.windowStart.timeIntervalSince1970, counter.blockedUntil?.timeIntervalSince1970])
+            arguments: [key, counter.count, counter.windowStart.timeIntervalSince1970, counter.blockedUntil?.timeIntervalSince1970]
+        )
     }
 
     // MARK: Maintenance
@@ -314,11 +357,13 @@ struct SQLiteIdentityStore: IdentityStore {
                     DELETE FROM sessions
                     WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR idle_expires_at < ? OR absolute_expires_at < ?
                     """,
-                arguments: [before, before, before])
+                arguments: [before, before, before]
+            )
             var removed = db.changesCount
             try db.executeCached(
                 sql: "DELETE FROM throttles WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
-                arguments: [now.timeIntervalSince1970 - longestWindow, now.timeIntervalSince1970])
+                arguments: [now.timeIntervalSince1970 - longestWindow, now.timeIntervalSince1970]
+            )
             removed += db.changesCount
             return removed
         }

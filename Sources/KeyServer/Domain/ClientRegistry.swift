@@ -35,7 +35,8 @@ struct ClientRegistry: Sendable {
         self.init(
             tokens: try SecretsDirectory.clients.map { client in
                 (client.name, ClientRole(rawValue: client.role) ?? .verifier, try secrets.read("\(client.name).token"))
-            })
+            }
+        )
     }
 
     /// The client whose token this is, or nil.

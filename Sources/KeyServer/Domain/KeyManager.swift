@@ -19,7 +19,12 @@ struct KeyManager: Sendable {
 
     /// Opens the store's keys (creating the first `current` and `next` on a fresh database) and publishes them.
     /// A wrong master key fails here, before the service listens.
-    static func start(store: any KeyStore, sealer: KeySealer, policy: KeyLifecyclePolicy, clock: @escaping @Sendable () -> Date) async throws
+    static func start(
+        store: any KeyStore,
+        sealer: KeySealer,
+        policy: KeyLifecyclePolicy,
+        clock: @escaping @Sendable () -> Date
+    ) async throws
         -> KeyManager
     {
         let now = clock()
@@ -63,7 +68,10 @@ struct KeyManager: Sendable {
     }
 
     @discardableResult
-    private func commit(now: Date, decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]) async throws
+    private func commit(
+        now: Date,
+        decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
+    ) async throws
         -> (version: Int, keys: [KeyMetadata])
     {
         let snapshot = try await store.transact(now: now, makeKey: Self.makeKey(sealer, now: now), decide: decide)
@@ -94,8 +102,14 @@ struct KeyManager: Sendable {
             let metadata = stored.metadata
             keys.append(
                 KeyringKey(
-                    kid: metadata.kid, secret: secret, status: status, createdAt: metadata.createdAt,
-                    activatedAt: metadata.activatedAt, retireAt: metadata.retireAt))
+                    kid: metadata.kid,
+                    secret: secret,
+                    status: status,
+                    createdAt: metadata.createdAt,
+                    activatedAt: metadata.activatedAt,
+                    retireAt: metadata.retireAt
+                )
+            )
         }
         let keyring = try Keyring(version: snapshot.version, keys: keys)
         return PublishedKeyring(version: snapshot.version, currentKeyActivatedAt: keyring.currentKey.activatedAt, body: keyring.jwkSetJSON())

@@ -57,8 +57,10 @@ struct KeyServiceRoutes: Sendable {
         guard let text = request.uri.queryParameters["wait"] else { return 0 }
         guard let seconds = Int(String(text)), (0...Self.maximumWait).contains(seconds) else {
             throw ProblemDetails(
-                .invalidRequest, detail: "wait must be an integer number of seconds from 0 to \(Self.maximumWait).",
-                errors: [.init(field: "wait", message: "expected an integer 0–\(Self.maximumWait)")])
+                .invalidRequest,
+                detail: "wait must be an integer number of seconds from 0 to \(Self.maximumWait).",
+                errors: [.init(field: "wait", message: "expected an integer 0–\(Self.maximumWait)")]
+            )
         }
         return seconds
     }
@@ -83,8 +85,10 @@ struct KeyServiceRoutes: Sendable {
             return try await operation()
         } catch KeyLifecycleError.rotationTooSoon(let retryAfter) {
             throw ProblemDetails(
-                .rotationTooSoon, detail: "The next key was published less than the publish lead ago; retry later or use force=true.",
-                retryAfter: retryAfter)
+                .rotationTooSoon,
+                detail: "The next key was published less than the publish lead ago; retry later or use force=true.",
+                retryAfter: retryAfter
+            )
         } catch KeyLifecycleError.keyringFull {
             throw ProblemDetails(.keyringFull, detail: "Rotating now would leave more than 32 keys verifying.")
         } catch KeyLifecycleError.keyNotFound {
@@ -107,7 +111,9 @@ struct KeyServiceRoutes: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let listing = Listing(version: metadata.version, currentKid: metadata.keys.first { $0.status == .current }?.kid, keys: metadata.keys)
         return Response(
-            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(listing))))
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(listing)))
+        )
     }
 }

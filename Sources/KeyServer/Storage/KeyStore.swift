@@ -1,5 +1,5 @@
-import AuthStackStorage
 import AuthStackCore
+import AuthStackStorage
 import Foundation
 
 /// A key as the key service stores it: lifecycle metadata and the secret sealed under the master key.

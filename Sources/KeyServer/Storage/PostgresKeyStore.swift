@@ -23,21 +23,24 @@ struct PostgresKeyStore: KeyStore {
 
     /// The schema, step by step (numbers are never reused; a change is a new step).
     static let migrations = [
-        PostgresMigration(version: 1, statements: [
-            """
-            CREATE TABLE keys (
-                kid text PRIMARY KEY,
-                status text NOT NULL CHECK (status IN ('next', 'current', 'previous', 'retired', 'revoked')),
-                sealed_secret bytea NOT NULL,
-                created_at double precision NOT NULL,
-                activated_at double precision,
-                retire_at double precision,
-                revoked_at double precision
-            )
-            """,
-            "CREATE TABLE keyring_state (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
-            "INSERT INTO keyring_state (id, version) VALUES (1, 0)",
-        ]),
+        PostgresMigration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE keys (
+                    kid text PRIMARY KEY,
+                    status text NOT NULL CHECK (status IN ('next', 'current', 'previous', 'retired', 'revoked')),
+                    sealed_secret bytea NOT NULL,
+                    created_at double precision NOT NULL,
+                    activated_at double precision,
+                    retire_at double precision,
+                    revoked_at double precision
+                )
+                """,
+                "CREATE TABLE keyring_state (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+                "INSERT INTO keyring_state (id, version) VALUES (1, 0)",
+            ]
+        )
     ]
 
     func snapshot() async throws -> KeyStoreSnapshot {
@@ -79,21 +82,28 @@ struct PostgresKeyStore: KeyStore {
     /// the same time (the first pair) by kid byte by byte (`COLLATE "C"`), as SQLite orders them.
     private static func read(_ connection: PostgresConnection, lock: Bool) async throws -> KeyStoreSnapshot {
         let versionRows = try await connection.rows(
-            lock ? "SELECT version FROM keyring_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM keyring_state WHERE id = 1")
+            lock ? "SELECT version FROM keyring_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM keyring_state WHERE id = 1"
+        )
         let version = try versionRows.first?.decode(Int.self) ?? 0
         let rows = try await connection.rows(
             """
             SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
             ORDER BY created_at, kid COLLATE "C"
-            """)
+            """
+        )
         let keys = try rows.map { row -> StoredKey in
             let (kid, statusText, sealed, createdAt, activatedAt, retireAt, revokedAt) = try row.decode(
-                (String, String, ByteBuffer, Double, Double?, Double?, Double?).self)
+                (String, String, ByteBuffer, Double, Double?, Double?, Double?).self
+            )
             guard let status = KeyLifecycleStatus(rawValue: statusText) else { throw UnreadableKeyError(description: "key \(kid): unknown status") }
             let metadata = KeyMetadata(
-                kid: kid, status: status, createdAt: Date(timeIntervalSince1970: createdAt),
-                activatedAt: activatedAt.map(Date.init(timeIntervalSince1970:)), retireAt: retireAt.map(Date.init(timeIntervalSince1970:)),
-                revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:)))
+                kid: kid,
+                status: status,
+                createdAt: Date(timeIntervalSince1970: createdAt),
+                activatedAt: activatedAt.map(Date.init(timeIntervalSince1970:)),
+                retireAt: retireAt.map(Date.init(timeIntervalSince1970:)),
+                revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:))
+            )
             return StoredKey(metadata: metadata, sealedSecret: Array(sealed.readableBytesView))
         }
         return KeyStoreSnapshot(version: version, keys: keys)
@@ -110,6 +120,7 @@ struct PostgresKeyStore: KeyStore {
             ON CONFLICT (kid) DO UPDATE SET
                 status = excluded.status, activated_at = excluded.activated_at,
                 retire_at = excluded.retire_at, revoked_at = excluded.revoked_at
-            """)
+            """
+        )
     }
 }

@@ -29,7 +29,8 @@ struct SQLiteKeyStore: KeyStore {
                     );
                     CREATE TABLE keyring_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
                     INSERT INTO keyring_state (id, version) VALUES (1, 0);
-                    """)
+                    """
+            )
         }
         return migrator
     }
@@ -65,7 +66,8 @@ struct SQLiteKeyStore: KeyStore {
                 throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "unknown key status")
             }
             let metadata = KeyMetadata(
-                kid: row["kid"], status: status,
+                kid: row["kid"],
+                status: status,
                 createdAt: Date(timeIntervalSince1970: row["created_at"]),
                 activatedAt: (row["activated_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                 retireAt: (row["retire_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
@@ -90,6 +92,7 @@ struct SQLiteKeyStore: KeyStore {
                 metadata.kid, metadata.status.rawValue, Data(key.sealedSecret), metadata.createdAt.timeIntervalSince1970,
                 metadata.activatedAt?.timeIntervalSince1970, metadata.retireAt?.timeIntervalSince1970,
                 metadata.revokedAt?.timeIntervalSince1970,
-            ])
+            ]
+        )
     }
 }

@@ -21,7 +21,8 @@ enum NoteJSON {
             var note = note
             note.id.withUTF8 { id in
                 note.title.withUTF8 { title in
-                    note.body.withUTF8 { body in writer.append(id: id, title: title, body: body, createdAt: note.createdAt, updatedAt: note.updatedAt) }
+                    note.body.withUTF8 { body in writer.append(id: id, title: title, body: body, createdAt: note.createdAt, updatedAt: note.updatedAt)
+                    }
                 }
             }
         }
@@ -42,7 +43,11 @@ enum NoteJSON {
 
         /// One note; `id` is written as it is (ids are base64url with a prefix: nothing to escape).
         mutating func append(
-            id: UnsafeBufferPointer<UInt8>, title: UnsafeBufferPointer<UInt8>, body: UnsafeBufferPointer<UInt8>, createdAt: Int64, updatedAt: Int64
+            id: UnsafeBufferPointer<UInt8>,
+            title: UnsafeBufferPointer<UInt8>,
+            body: UnsafeBufferPointer<UInt8>,
+            createdAt: Int64,
+            updatedAt: Int64
         ) {
             if count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
             count += 1

@@ -29,9 +29,20 @@ enum RFC3339Timestamp {
             output[index] = UInt8(ascii: character)
             index += 1
         }
-        digits(year, 4); byte("-"); digits(month, 2); byte("-"); digits(day, 2); byte("T")
-        digits(secondOfDay / 3600, 2); byte(":"); digits(secondOfDay / 60 % 60, 2); byte(":"); digits(secondOfDay % 60, 2)
-        byte("."); digits(fraction, 6); byte("Z")
+        digits(year, 4)
+        byte("-")
+        digits(month, 2)
+        byte("-")
+        digits(day, 2)
+        byte("T")
+        digits(secondOfDay / 3600, 2)
+        byte(":")
+        digits(secondOfDay / 60 % 60, 2)
+        byte(":")
+        digits(secondOfDay % 60, 2)
+        byte(".")
+        digits(fraction, 6)
+        byte("Z")
     }
 
     /// The timestamp as a string (tests and logs).

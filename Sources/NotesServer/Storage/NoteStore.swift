@@ -1,5 +1,5 @@
-import AuthStackStorage
 import AuthStackCore
+import AuthStackStorage
 
 /// Where notes live. Every operation is scoped to one owner (the access token's `sub`): a note of another owner is
 /// indistinguishable from a note that does not exist. Each call is one transaction, so no write is ever partial.

@@ -29,19 +29,22 @@ struct PostgresNoteStore: NoteStore {
     /// the index's order is the listing's, its prefix the owner filter, so neither the listing nor the newest-note
     /// lookup sorts.
     static let migrations = [
-        PostgresMigration(version: 1, statements: [
-            """
-            CREATE TABLE notes (
-                id text COLLATE "C" PRIMARY KEY,
-                owner text COLLATE "C" NOT NULL,
-                title text NOT NULL,
-                body text NOT NULL,
-                created_at bigint NOT NULL,
-                updated_at bigint NOT NULL
-            )
-            """,
-            "CREATE INDEX notes_by_owner_newest_first ON notes (owner, created_at DESC, id DESC)",
-        ]),
+        PostgresMigration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE notes (
+                    id text COLLATE "C" PRIMARY KEY,
+                    owner text COLLATE "C" NOT NULL,
+                    title text NOT NULL,
+                    body text NOT NULL,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX notes_by_owner_newest_first ON notes (owner, created_at DESC, id DESC)",
+            ]
+        )
     ]
 
     func create(_ draft: NoteDraft, id: String, owner: String, now: Int64) async throws -> Note {
@@ -54,7 +57,8 @@ struct PostgresNoteStore: NoteStore {
                 """
                 INSERT INTO notes (id, owner, title, body, created_at, updated_at)
                 VALUES (\(note.id), \(owner), \(note.title), \(note.body), \(note.createdAt), \(note.updatedAt))
-                """)
+                """
+            )
             return note
         }
     }
@@ -64,7 +68,8 @@ struct PostgresNoteStore: NoteStore {
     }
 
     func page(owner: String, request: NotePageRequest) async throws -> NotePage {
-        let query = request.after.map { Self.page(owner: owner, after: $0, limit: request.limit + 1) }
+        let query =
+            request.after.map { Self.page(owner: owner, after: $0, limit: request.limit + 1) }
             ?? Self.firstPage(owner: owner, limit: request.limit + 1)
         return NotePage(rows: try await pool.rows(query).map(Self.note), limit: request.limit)
     }
@@ -78,7 +83,8 @@ struct PostgresNoteStore: NoteStore {
                 """
                 UPDATE notes SET title = \(changed.title), body = \(changed.body), updated_at = \(changed.updatedAt)
                 WHERE id = \(id) AND owner = \(owner)
-                """)
+                """
+            )
             return changed
         }
     }

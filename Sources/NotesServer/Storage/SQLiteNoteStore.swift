@@ -36,7 +36,8 @@ struct SQLiteNoteStore: NoteStore {
                         updated_at INTEGER NOT NULL
                     );
                     CREATE INDEX notes_by_owner_newest_first ON notes (owner, created_at DESC, id DESC);
-                    """)
+                    """
+            )
         }
         return migrator
     }

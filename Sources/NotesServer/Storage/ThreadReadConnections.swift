@@ -1,5 +1,5 @@
-import AuthStackStorage
 import AuthStackCore
+import AuthStackStorage
 import GRDBSQLite
 import NIOPosix
 import Synchronization
