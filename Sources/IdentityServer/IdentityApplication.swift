@@ -69,7 +69,12 @@ struct IdentityMaintenance: Service {
         let longestWindow = max(configuration.throttle.loginAddressWindow, 60)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                let removed = try await store.prune(now: clock(), retention: 86_400, longestWindow: longestWindow)
+                let removed = try await store.prune(
+                    now: clock(),
+                    retention: 86_400,
+                    longestWindow: longestWindow,
+                    accountMemory: configuration.throttle.accountMemory
+                )
                 if removed > 0 { logger.info("pruned ended sessions and spent throttle counters", metadata: ["rows": "\(removed)"]) }
             } catch {
                 logger.error("identity maintenance failed", metadata: ["error_type": "\(type(of: error))"])

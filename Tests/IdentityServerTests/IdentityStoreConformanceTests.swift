@@ -333,12 +333,42 @@ import Testing
             let (live, liveToken) = try await signedUp("kept", in: store, at: t0 + 2_000)
             _ = try await store.admit("old-window", limit: 5, window: 60, now: t0)
             _ = try await store.admit("new-window", limit: 5, window: 60, now: t0 + 2_000)
-            #expect(try await store.prune(now: t0 + 2_001, retention: 1_000, longestWindow: 900) == 2)
+            #expect(try await store.prune(now: t0 + 2_001, retention: 1_000, longestWindow: 900, accountMemory: 86_400) == 2)
             #expect(try await store.revokeSession(id: ended.id, userID: ended.userID, now: t0 + 2_001) == false)
             #expect(try await store.liveSessions(userID: live.userID, now: t0 + 2_001).map(\.id) == [live.id])
             #expect(try await store.refresh(liveToken, now: t0 + 2_001, settings: settings) != .invalid)
             #expect(try await store.admit("new-window", limit: 1, window: 60, now: t0 + 2_001) != .admitted, "the live counter was kept")
             #expect(await store.isReachable())
+        }
+    }
+
+    /// An account's failure streak outlives the address window: the prune forgets it only after `accountMemory`
+    /// without an attempt, never because its first failure is old (which handed back the free guesses every 15–25
+    /// minutes). Only a success resets it sooner.
+    @Test(arguments: StoreKind.tested)
+    func pruneKeepsAnAccountsStreakUntilASuccessOrItsMemoryEnds(kind: StoreKind) async throws {
+        try await TestDatabase.with(kind) { database in
+            let store = try await database.identityStore()
+            let throttle = ThrottleSettings()
+            let account = ThrottleKey.account("victim")
+            var now = t0
+            // Seven failures over time: five free, then waits of 1 s and 2 s.
+            for _ in 0..<7 {
+                #expect(try await store.admitLogin(accountKey: account, addressKey: "addr", settings: throttle, now: now) == .admitted)
+                now += 3
+            }
+            // 25 minutes later, past the 900 s window and the 4 s wait: the old prune deleted the streak here.
+            now += 1_500
+            _ = try await store.prune(now: now, retention: 86_400, longestWindow: 900, accountMemory: throttle.accountMemory)
+            #expect(try await store.admitLogin(accountKey: account, addressKey: "addr", settings: throttle, now: now) == .admitted)
+            let next = try await store.admitLogin(accountKey: account, addressKey: "addr", settings: throttle, now: now)
+            #expect(next == .throttled(retryAfter: 8), "the eighth failure earned an 8 s wait: the streak was kept")
+            // A day without an attempt forgets it.
+            now += throttle.accountMemory + 1_000
+            #expect(try await store.prune(now: now, retention: 86_400, longestWindow: 900, accountMemory: throttle.accountMemory) >= 1)
+            for _ in 0..<5 {
+                #expect(try await store.admitLogin(accountKey: account, addressKey: "addr2", settings: throttle, now: now) == .admitted)
+            }
         }
     }
 }

@@ -39,6 +39,25 @@ import Testing
         }
     }
 
+    /// A login's username is a throttle key: a name longer than any sign-up allows (up to the 64 KiB body limit) is a
+    /// 400 before any lookup, counter or hash, so it can neither bloat the counters nor cost a hash.
+    @Test func aLoginNameOfTheWrongLengthIs400BeforeAnyCounterOrHash() async throws {
+        let fixture = try IdentityFixture { $0.throttle.loginFailuresPerAddress = 2 }
+        try await fixture.application().test(.router) { client in
+            _ = try await client.signup("target")
+            let hashes = fixture.passwords.completedOperations
+            for name in [String(repeating: "a", count: 33), String(repeating: "é", count: 17), String(repeating: "x", count: 60_000), "ab", ""] {
+                let response = try await client.login(name, "wrong password")
+                #expect(response.status == .badRequest, "\(name.utf8.count) bytes")
+                #expect(try J.object(response)["code"] as? String == "invalid_request")
+                #expect(try J.errorFields(response) == ["username"])
+            }
+            #expect(fixture.passwords.completedOperations == hashes, "no hash ran")
+            #expect(try await client.login("target", "wrong password").status == .unauthorized, "the address limit (2) was not touched")
+            #expect(try await client.login("target").status == .ok)
+        }
+    }
+
     @Test func theWaitIsCappedAtTheMaximum() {
         let settings = ThrottleSettings()
         var counter: ThrottleCounter? = nil
@@ -62,7 +81,7 @@ import Testing
         let fixture = try IdentityFixture { $0.throttle.loginFailuresPerAddress = 3 }
         try await fixture.application().test(.router) { client in
             _ = try await client.signup("real-user")
-            for name in ["a1", "a2", "a3"] { #expect(try await client.login(name).status == .unauthorized) }
+            for name in ["aa1", "aa2", "aa3"] { #expect(try await client.login(name).status == .unauthorized) }
             let refused = try await client.login("real-user")
             #expect(refused.status == .tooManyRequests)
             #expect(Int(refused.headers[.retryAfter] ?? "") == 900)

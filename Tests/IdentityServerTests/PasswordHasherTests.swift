@@ -1,5 +1,6 @@
 import AuthStackCore
 import Foundation
+import Synchronization
 import Testing
 
 @testable import IdentityServer
@@ -63,6 +64,42 @@ import Testing
     func importedBcryptHashesVerifyAndAskForRehash(password: String, hash: String) {
         #expect(hasher.verify(password, against: hash) == .match(needsRehash: true))
         #expect(hasher.verify(password + "x", against: hash) == .mismatch)
+    }
+
+    /// bcrypt reads 72 bytes: `'A'*72 + 'x'` would match the hash of `'A'*72 + 'y'` (libxcrypt says so) and the rehash
+    /// after the login would then lock the owner out. Over 72 bytes, a bcrypt hash never matches.
+    @Test func aPasswordOver72BytesNeverMatchesABcryptHash() throws {
+        let hash = "$2b$04$abcdefghijklmnopqrstuusBdtCq5VHp1ZWh/QwIMafig7GoIpK9C"  // bcrypt of "A" × 72 + "y"
+        #expect(BcryptVerifier.verify(String(repeating: "A", count: 72) + "x", against: hash), "the truncation this guards against")
+        #expect(hasher.verify(String(repeating: "A", count: 72) + "x", against: hash) == .mismatch)
+        #expect(hasher.verify(String(repeating: "A", count: 72) + "y", against: hash) == .mismatch, "not even the original")
+        #expect(hasher.verify(String(repeating: "A", count: 72), against: hash) == .match(needsRehash: true), "72 bytes still verify")
+    }
+
+    /// Every login pays one scrypt at the configured parameters, whatever the stored hash: no timing class for
+    /// imported bcrypt users or older scrypt parameters (checked by counting derivations, never by timing).
+    @Test func everyVerificationPaysTheConfiguredCostWhateverTheStoredHash() throws {
+        let derivations = Mutex<[ScryptParameters]>([])
+        var observed = hasher
+        observed.derivationObserver = { parameters in derivations.withLock { $0.append(parameters) } }
+        let older = try PasswordHasher(parameters: ScryptParameters(logN: 2, blockSize: 8, parallelism: 1)).hash("correct horse")
+        let stored: [(String, String)] = [
+            ("current scrypt", try hasher.hash("correct horse")),
+            ("older scrypt", older),
+            ("bcrypt $2b$04", "$2b$04$abcdefghijklmnopqrstuujydOTSfIH/d5oUHpsygqV5X9xJLQc6e"),
+            ("bcrypt over 72 bytes", "$2b$04$abcdefghijklmnopqrstuusBdtCq5VHp1ZWh/QwIMafig7GoIpK9C"),
+            ("unparseable", "plain"),
+        ]
+        for (kind, hash) in stored {
+            for password in ["correct horse", "wrong horse", String(repeating: "A", count: 80)] {
+                derivations.withLock { $0.removeAll() }
+                _ = observed.verify(password, against: hash)
+                #expect(derivations.withLock { $0.filter { $0 == Self.cheap }.count } >= 1, "\(kind), \(password.prefix(12))")
+            }
+        }
+        derivations.withLock { $0.removeAll() }
+        _ = observed.verifyUnknownUser("correct horse")
+        #expect(derivations.withLock { $0 } == [Self.cheap], "an unknown user costs exactly one")
     }
 
     @Test func bcryptPasswordIsCheckedAsSentNotNormalised() {

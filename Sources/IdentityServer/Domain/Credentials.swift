@@ -8,9 +8,15 @@ enum Username {
 
     /// Why `name` is not a valid username, or nil when it is.
     static func problem(with name: String) -> String? {
-        guard lengths.contains(name.utf8.count) else { return "must be 3–32 characters" }
+        if let problem = lengthProblem(with: name) { return problem }
         guard name.utf8.allSatisfy(isAllowed) else { return "may contain only letters A–Z, digits and . _ -" }
         return nil
+    }
+
+    /// Why `name` has the wrong length for a username, or nil: the one sign-up rule login also applies, so that a
+    /// login's name (a throttle key) is bounded.
+    static func lengthProblem(with name: String) -> String? {
+        lengths.contains(name.utf8.count) ? nil : "must be 3–32 characters"
     }
 
     /// The case-insensitive key the uniqueness constraint and login lookups use.

@@ -16,6 +16,20 @@ struct ThrottleSettings: Sendable, Equatable {
     var signupsPerAddressPerMinute = 60
     /// Refreshes one client address may make per minute (default 1,200).
     var refreshesPerAddressPerMinute = 1_200
+    /// How long an account's failure streak is remembered after its last attempt when no login succeeds (default a
+    /// day). Only a success resets a streak sooner: forgetting it when its window ended would hand an attacker the
+    /// free failures and the short waits again every quarter of an hour (docs/security.md, "Login throttling").
+    var accountMemory: Double = 86_400
+}
+
+/// The throttle counters' keys, one prefix per kind of limit.
+enum ThrottleKey {
+    /// An account's failed-login streak (kept until a success, or ``ThrottleSettings/accountMemory`` after its last
+    /// attempt).
+    static let accountPrefix = "login-account:"
+
+    /// The streak key of the account `username` names.
+    static func account(_ username: String) -> String { accountPrefix + Username.key(username) }
 }
 
 /// A counter row: `count` events since `windowStart`, and for accounts a wait that ends at `blockedUntil`.
@@ -59,6 +73,9 @@ enum ThrottlePolicy {
             return (.retryAfter(min(blockedUntil.timeIntervalSince(now), settings.accountMaximumDelay)), counter)
         }
         counter.count += 1
+        // An account's counter has no window: `windowStart` records its last attempt, from which the prune measures
+        // ``ThrottleSettings/accountMemory``.
+        counter.windowStart = now
         let excess = counter.count - settings.accountFreeFailures
         if excess >= 0 {
             let delay = min(settings.accountMaximumDelay, settings.accountBaseDelay * pow(2, Double(min(excess, 40))))

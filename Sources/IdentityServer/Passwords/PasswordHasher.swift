@@ -38,6 +38,9 @@ public struct PasswordHasher: Sendable {
     /// A hash of a random password with the configured parameters: unknown users are checked against it so that
     /// "no such user" costs exactly as much as "wrong password".
     public let dummyHash: String
+    /// Tests only: called with the parameters of every scrypt derivation a verification runs, so that a test can
+    /// check that each kind of login pays the configured cost without timing anything.
+    var derivationObserver: (@Sendable (ScryptParameters) -> Void)?
 
     /// A hasher for `parameters`; computing the dummy hash costs one hash at start-up.
     public init(parameters: ScryptParameters = .owasp) throws(PasswordHashingError) {
@@ -58,31 +61,64 @@ public struct PasswordHasher: Sendable {
         return StoredPasswordHash.scrypt(parameters, salt: salt, hash: derived).phcString
     }
 
+    /// The longest password bcrypt reads: it ignores every byte after the 72nd.
+    public static let bcryptMaximumBytes = 72
+
     /// Checks `password` against `stored` in constant time; an unparseable `stored` never matches.
+    ///
+    /// Every call costs at least one scrypt at the configured parameters, whatever `stored` is: an imported bcrypt
+    /// hash (3–54 ms here, against ≈ 330 ms for scrypt at the defaults) or scrypt with other parameters also pays one
+    /// derivation against ``dummyHash``, so that the time a login takes does not tell which accounts still hold a
+    /// cheaper hash (docs/security.md, "Login timing").
     public func verify(_ password: String, against stored: String) -> PasswordVerification {
         switch StoredPasswordHash(stored) {
         case .scrypt(let storedParameters, let salt, let expected)?:
+            if storedParameters != parameters { payConfiguredCost(password) }
             let bytes = Self.normalized(password)
-            guard !bytes.isEmpty, let derived = try? Self.derive(bytes, salt: salt, parameters: storedParameters, length: expected.count)
+            guard !bytes.isEmpty, let derived = try? derive(bytes, salt: salt, parameters: storedParameters, length: expected.count)
             else { return .mismatch }
             guard ConstantTime.equals(derived, expected) else { return .mismatch }
             return .match(needsRehash: storedParameters != parameters || expected.count != Self.hashLength)
         case .bcrypt(let text)?:
+            payConfiguredCost(password)
+            // bcrypt reads only the first 72 bytes, so a longer password matches every password that shares them —
+            // and the rehash after the login would then replace the owner's password with the variant. Refused like a
+            // wrong password; the owner of such a password resets it (docs/security.md, "Imported bcrypt hashes").
+            guard password.utf8.count <= Self.bcryptMaximumBytes else { return .mismatch }
             return BcryptVerifier.verify(password, against: text) ? .match(needsRehash: true) : .mismatch
         case nil:
+            payConfiguredCost(password)
             return .mismatch
         }
     }
 
     /// Runs a full verification against ``dummyHash`` and reports a mismatch: the unknown-user path.
     public func verifyUnknownUser(_ password: String) -> PasswordVerification {
-        _ = verify(password, against: dummyHash)
+        payConfiguredCost(password)
         return .mismatch
+    }
+
+    /// One scrypt derivation at the configured parameters, whose result is thrown away.
+    private func payConfiguredCost(_ password: String) {
+        _ = verify(password, against: dummyHash)
     }
 
     /// NFKC-normalised UTF-8 bytes of `password`.
     static func normalized(_ password: String) -> [UInt8] {
         Array(password.precomposedStringWithCompatibilityMapping.utf8)
+    }
+
+    /// ``derive(_:salt:parameters:length:)``, reported to ``derivationObserver``.
+    func derive(
+        _ password: [UInt8],
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int = hashLength
+    ) throws(PasswordHashingError)
+        -> [UInt8]
+    {
+        derivationObserver?(parameters)
+        return try Self.derive(password, salt: salt, parameters: parameters, length: length)
     }
 
     static func derive(

@@ -37,14 +37,16 @@ extension IdentityRoutes {
         var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes)
         let username = body.requiredString("username")
         let password = body.requiredString("password")
-        // Login does not re-check the sign-up rules (a name that could never have signed up fails with 401), but
-        // U+0000 is not a name at all: refused like malformed JSON, before the throttle counters (PostgreSQL `text`,
-        // where the account's counter is kept, cannot hold it) and without a hash.
+        // Login does not re-check the sign-up alphabet (a name that could never have signed up fails with 401), but
+        // a name of the wrong length or with U+0000 is not a name at all: refused like malformed JSON, before any
+        // lookup, before the throttle counters (whose keys it would be: unbounded, or unstorable in PostgreSQL `text`)
+        // and without a hash.
+        if let username, let problem = Username.lengthProblem(with: username) { body.reject("username", problem) }
         if let username, username.utf8.contains(0) { body.reject("username", "must not contain U+0000") }
         try body.validate()
         guard let username, let password else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
         try requireSigningKey()
-        let accountKey = "login-account:" + Username.key(username)
+        let accountKey = ThrottleKey.account(username)
         let addressKey = "login-address:" + clientAddress(request, context)
         // Counted before the hash runs: a throttled account or address costs no hash, even with the right password.
         if case .throttled(let retryAfter) = try await store.admitLogin(

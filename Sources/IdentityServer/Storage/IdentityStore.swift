@@ -69,9 +69,10 @@ protocol IdentityStore: Sendable {
     /// Takes back the attempt `admitLogin` counted when the password was never checked (hashing overloaded).
     func refundLoginAttempt(accountKey: String, addressKey: String, settings: ThrottleSettings) async throws
 
-    /// Deletes what can no longer matter: sessions ended more than `retention` ago (with their tokens) and
-    /// throttle counters whose windows and waits are over. Returns the number of rows removed.
-    func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int
+    /// Deletes what can no longer matter: sessions ended more than `retention` ago (with their tokens), throttle
+    /// counters whose windows and waits are over, and account streaks (``ThrottleKey/accountPrefix``) whose last
+    /// attempt is more than `accountMemory` ago and whose wait is over. Returns the number of rows removed.
+    func prune(now: Date, retention: Double, longestWindow: Double, accountMemory: Double) async throws -> Int
     /// Whether the database answers (for `/readyz`).
     func isReachable() async -> Bool
 }

@@ -139,7 +139,7 @@ extension PostgresIdentityStore {
 
     // MARK: Maintenance
 
-    func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int {
+    func prune(now: Date, retention: Double, longestWindow: Double, accountMemory: Double) async throws -> Int {
         try await pool.transaction { connection in
             let before = now.timeIntervalSince1970 - retention
             let sessions = try await connection.rows(
@@ -150,9 +150,16 @@ extension PostgresIdentityStore {
                 """
             )
             let windowEnded = now.timeIntervalSince1970 - longestWindow
+            let streakForgotten = now.timeIntervalSince1970 - accountMemory
             let time = now.timeIntervalSince1970
+            let prefix = ThrottleKey.accountPrefix
             let counters = try await connection.rows(
-                "DELETE FROM throttles WHERE window_start < \(windowEnded) AND (blocked_until IS NULL OR blocked_until < \(time)) RETURNING key"
+                """
+                DELETE FROM throttles
+                WHERE (blocked_until IS NULL OR blocked_until < \(time))
+                  AND window_start < CASE WHEN starts_with(key, \(prefix)) THEN \(streakForgotten) ELSE \(windowEnded) END
+                RETURNING key
+                """
             )
             return sessions.count + counters.count
         }

@@ -349,7 +349,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     // MARK: Maintenance
 
-    func prune(now: Date, retention: Double, longestWindow: Double) async throws -> Int {
+    func prune(now: Date, retention: Double, longestWindow: Double, accountMemory: Double) async throws -> Int {
         try await database.write { db in
             let before = now.timeIntervalSince1970 - retention
             try db.executeCached(
@@ -361,8 +361,15 @@ struct SQLiteIdentityStore: IdentityStore {
             )
             var removed = db.changesCount
             try db.executeCached(
-                sql: "DELETE FROM throttles WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
-                arguments: [now.timeIntervalSince1970 - longestWindow, now.timeIntervalSince1970]
+                sql: """
+                    DELETE FROM throttles
+                    WHERE (blocked_until IS NULL OR blocked_until < ?)
+                      AND window_start < CASE WHEN substr(key, 1, ?) = ? THEN ? ELSE ? END
+                    """,
+                arguments: [
+                    now.timeIntervalSince1970, ThrottleKey.accountPrefix.utf8.count, ThrottleKey.accountPrefix,
+                    now.timeIntervalSince1970 - accountMemory, now.timeIntervalSince1970 - longestWindow,
+                ]
             )
             removed += db.changesCount
             return removed
