@@ -25,6 +25,14 @@ import Testing
         #expect(try directory.read("identity.token") != directory.read("notes.token"))
     }
 
+    /// `authctl init` on an existing `keys/` (made by hand, or 0755 by an older version) closes it to other users.
+    @Test func initTightensAnExistingDirectoryTo0700() throws {
+        let path = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        _ = try SecretsDirectory(path: path).initialize(force: false)
+        #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int).map { $0 & 0o777 } == 0o700)
+    }
+
     @Test func initNeverOverwritesWithoutForce() throws {
         let path = temporaryDirectory()
         let directory = SecretsDirectory(path: path)

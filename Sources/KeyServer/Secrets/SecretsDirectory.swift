@@ -48,6 +48,9 @@ public struct SecretsDirectory: Sendable {
         } catch {
             throw .cannotWrite(path, "\(error.localizedDescription)")
         }
+        // An existing directory (made by hand, or by an older version) is tightened too: the secrets are only as
+        // private as the directory that lists them.
+        guard chmod(path, 0o700) == 0 else { throw .cannotWrite(path, String(cString: strerror(errno))) }
         for (filePath, (_, content)) in zip(paths, files) {
             try Self.writePrivate(content + "\n", to: filePath)
         }
