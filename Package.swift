@@ -176,7 +176,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthStackHTTPTests",
-            dependencies: ["AuthStackHTTP", hummingbird, hummingbirdTesting],
+            // AuthStackTestSupport: secrets for the key-service executable that ServiceExecutableTests runs.
+            dependencies: [
+                "AuthStackHTTP", "AuthStackTestSupport", hummingbird, hummingbirdTesting, .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

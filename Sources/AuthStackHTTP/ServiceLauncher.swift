@@ -7,43 +7,103 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 
-/// The shared `main` of the three services: read settings, bootstrap JSON logging, build the application and run it
-/// until SIGTERM/SIGINT (Hummingbird's service group drains in-flight requests first). A bad setting exits with 2
-/// and one line on standard error.
+/// The shared `main` of the three services: answer `--help` and `--version`, read the settings, bootstrap JSON
+/// logging, build the application and run it until SIGTERM/SIGINT (Hummingbird's service group drains in-flight
+/// requests first). Every way of not starting is one line on standard error and an exit status, never a backtrace:
+/// 2 for a bad setting or argument, 1 for anything else (a missing secret, a busy port).
 public enum ServiceLauncher {
-    /// Runs `build`'s application for the service `name` (`identity`, …) configured by `<prefix>_*` variables.
-    public static func run<App: ApplicationProtocol>(
+    /// Runs the service `name` (`identity`, …) configured by `<prefix>_*` variables: `configuration` reads its own
+    /// settings (through the reader it is given, so that `--help` can list them), `build` makes its application.
+    public static func run<Configuration, App: ApplicationProtocol>(
         executable: String,
         name: String,
         prefix: String,
         defaultPort: Int,
-        build: (ServiceSettings, ServiceRuntime) async throws -> App
-    ) async throws {
-        let settings: ServiceSettings
-        do {
-            settings = try ServiceSettings(prefix: prefix, defaultPort: defaultPort, environment: ProcessInfo.processInfo.environment)
-        } catch {
-            FileHandle.standardError.write(Data("\(executable): invalid configuration: \(error)\n".utf8))
-            exit(2)
+        configuration read: (ConfigurationReader) throws(InvalidSetting) -> Configuration,
+        build: (ServiceSettings, Configuration, ServiceRuntime) async throws -> App
+    ) async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        switch arguments.first {
+        case "--help", "-h":
+            let reader = ConfigurationReader.recording()
+            _ = try? ServiceSettings(prefix: prefix, defaultPort: defaultPort, reader: reader)
+            _ = try? read(reader)
+            print(usage(executable: executable, settings: reader.settings))
+            exit(0)
+        case "--version":
+            print("\(executable) \(AuthStackVersion.current)")
+            exit(0)
+        case nil, "healthcheck":
+            break
+        case let argument?:
+            fail(executable, "unknown argument \(argument) (try --help)", status: 2)
         }
-        if CommandLine.arguments.dropFirst().first == "healthcheck" {
+        let reader = ConfigurationReader(ProcessInfo.processInfo.environment)
+        let settings: ServiceSettings
+        let configuration: Configuration
+        do {
+            settings = try ServiceSettings(prefix: prefix, defaultPort: defaultPort, reader: reader)
+            configuration = try read(reader)
+        } catch {
+            fail(executable, "invalid configuration: \(error)", status: 2)
+        }
+        if arguments.first == "healthcheck" {
             exit(await healthcheck(settings: settings, executable: executable))
         }
         ServiceRuntime.bootstrapLogging(service: name, level: settings.logLevel)
         let app: App
         do {
-            app = try await build(settings, ServiceRuntime(name: name))
-        } catch let error as InvalidSetting {
-            // A service's own settings are read while building: a bad one is a configuration error like the rest.
-            FileHandle.standardError.write(Data("\(executable): invalid configuration: \(error)\n".utf8))
-            exit(2)
+            app = try await build(settings, configuration, ServiceRuntime(name: name))
         } catch {
             // Missing secrets, a wrong master key, an unreadable database: one clear line, no stack trace.
-            FileHandle.standardError.write(Data("\(executable): cannot start: \(Self.describe(error))\n".utf8))
-            exit(1)
+            fail(executable, "cannot start: \(Self.describe(error))", status: 1)
         }
         if ProcessInfo.processInfo.environment["AUTHSTACK_EXIT_WITH_PARENT"] == "1" { stopWhenParentExits() }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            if let reason = listenFailure(error) {
+                fail(
+                    executable,
+                    "cannot listen on \(settings.host):\(settings.port): \(reason) (set \(prefix)_PORT or \(prefix)_HOST)",
+                    status: 1
+                )
+            }
+            fail(executable, "stopped: \(Self.describe(error))", status: 1)
+        }
+    }
+
+    /// Why the server could not listen, when `error` says it could not (a taken port, a privileged one, an address
+    /// this machine does not have), else nil.
+    static func listenFailure(_ error: any Error) -> String? {
+        if let error = error as? IOError, [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            return error.errnoCode == EADDRINUSE ? "the address is in use" : String(cString: strerror(error.errnoCode))
+        }
+        return "\(error)".contains("Address already in use") ? "the address is in use" : nil
+    }
+
+    /// Writes `executable: message` to standard error and exits with `status`.
+    static func fail(_ executable: String, _ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data("\(executable): \(message)\n".utf8))
+        exit(status)
+    }
+
+    /// `--help`: what the program is, how to run it, and every variable it reads with its default.
+    static func usage(executable: String, settings: [ConfigurationReader.Setting]) -> String {
+        let width = settings.map(\.variable.count).max() ?? 0
+        let lines = settings.map { setting in
+            "  " + setting.variable.padding(toLength: width, withPad: " ", startingAt: 0)
+                + "  default \(setting.defaultValue); \(setting.accepted)"
+        }
+        return """
+            usage: \(executable) [--help | --version | healthcheck]
+
+            Runs the AuthStack \(executable), configured by environment variables (docs/configuration.md). A bad value
+            stops it at start with one line naming the variable (exit status 2). `healthcheck` exits 0 when the
+            service on the configured port is ready, else 1.
+
+            Settings:
+            """ + "\n" + lines.joined(separator: "\n")
     }
 }
 

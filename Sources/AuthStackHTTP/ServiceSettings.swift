@@ -37,12 +37,16 @@ public struct ServiceSettings: Sendable, Equatable {
     /// Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_IDLE_TIMEOUT`, `<PREFIX>_BODY_TIMEOUT`, `<PREFIX>_CORS_ORIGINS`
     /// and `LOG_LEVEL` from `environment`.
     public init(prefix: String, defaultPort: Int, environment: [String: String]) throws(InvalidSetting) {
-        let reader = ConfigurationReader(environment)
-        host = try reader.text("\(prefix)_HOST", default: "127.0.0.1")
+        try self.init(prefix: prefix, defaultPort: defaultPort, reader: ConfigurationReader(environment))
+    }
+
+    /// Reads the same variables through `reader`.
+    public init(prefix: String, defaultPort: Int, reader: ConfigurationReader) throws(InvalidSetting) {
+        host = try reader.text("\(prefix)_HOST", default: "127.0.0.1", accepted: "an IP address or host name")
         port = try reader.integer("\(prefix)_PORT", default: defaultPort, in: 0...65535)
         idleTimeout = try reader.seconds("\(prefix)_IDLE_TIMEOUT", default: idleTimeout, in: 1...3_600)
         bodyTimeout = try reader.seconds("\(prefix)_BODY_TIMEOUT", default: bodyTimeout, in: 1...3_600)
-        let origins = try reader.list("\(prefix)_CORS_ORIGINS", default: [])
+        let origins = try reader.list("\(prefix)_CORS_ORIGINS", default: [], accepted: "exact origins (https://app.example.com), comma-separated")
         for origin in origins where !CORSAllowListMiddleware<BasicRequestContext>.isOrigin(origin) {
             throw InvalidSetting(
                 variable: "\(prefix)_CORS_ORIGINS",
@@ -50,7 +54,7 @@ public struct ServiceSettings: Sendable, Equatable {
             )
         }
         corsOrigins = origins
-        let level = try reader.text("LOG_LEVEL", default: "info")
+        let level = try reader.text("LOG_LEVEL", default: "info", accepted: "trace, debug, info, notice, warning, error or critical")
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")
         }

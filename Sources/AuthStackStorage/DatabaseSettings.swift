@@ -1,5 +1,4 @@
 import AuthStackCore
-import AuthStackStorage
 import Logging
 import ServiceLifecycle
 
@@ -21,7 +20,8 @@ public struct DatabaseSettings: Sendable, Equatable {
     /// counts as unset, for compose `.env` files).
     public init(prefix: String, defaultPath: String, reader: ConfigurationReader) throws(InvalidSetting) {
         path = try reader.path("\(prefix)_DATABASE_PATH", default: defaultPath)
-        url = try reader.optional("\(prefix)_DATABASE_URL").map { text throws(InvalidSetting) in
+        url = try reader.optional("\(prefix)_DATABASE_URL", accepted: "postgres://user:password@host:port/database[?sslmode=…]").map {
+            text throws(InvalidSetting) in
             try PostgresURL(text, variable: "\(prefix)_DATABASE_URL")
         }
     }

@@ -49,8 +49,12 @@ public struct IdentityConfiguration: Sendable, Equatable {
 
     /// Reads the `IDENTITY_*` variables from `environment` (docs/configuration.md gives the bounds).
     public init(environment: [String: String]) throws(InvalidSetting) {
+        try self.init(reader: ConfigurationReader(environment))
+    }
+
+    /// Reads the same variables through `reader` (a recording one lists them for `--help`).
+    public init(reader: ConfigurationReader) throws(InvalidSetting) {
         self.init()
-        let reader = ConfigurationReader(environment)
         database = try DatabaseSettings(prefix: "IDENTITY", defaultPath: database.path, reader: reader)
         issuer = try reader.name("IDENTITY_ISSUER", default: issuer)
         audiences = try reader.list("IDENTITY_AUDIENCES", default: audiences)
@@ -89,7 +93,7 @@ public struct IdentityConfiguration: Sendable, Equatable {
             default: throttle.refreshesPerAddressPerMinute,
             in: 1...10_000_000
         )
-        trustedProxies = try reader.list("IDENTITY_TRUSTED_PROXIES", default: [])
+        trustedProxies = try reader.list("IDENTITY_TRUSTED_PROXIES", default: [], accepted: "IP addresses or CIDR blocks, comma-separated")
         for proxy in trustedProxies where AddressBlock(proxy) == nil {
             throw InvalidSetting(variable: "IDENTITY_TRUSTED_PROXIES", reason: "\(proxy) is not an IP address or CIDR block")
         }

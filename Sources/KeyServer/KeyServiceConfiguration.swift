@@ -19,7 +19,11 @@ public struct KeyServiceConfiguration: Sendable, Equatable {
 
     /// Reads the `KEYS_*` variables from `environment` (docs/configuration.md gives the bounds).
     public init(environment: [String: String]) throws(InvalidSetting) {
-        let reader = ConfigurationReader(environment)
+        try self.init(reader: ConfigurationReader(environment))
+    }
+
+    /// Reads the same variables through `reader` (a recording one lists them for `--help`).
+    public init(reader: ConfigurationReader) throws(InvalidSetting) {
         database = try DatabaseSettings(prefix: "KEYS", defaultPath: database.path, reader: reader)
         secretsDirectory = try reader.path("KEYS_SECRETS_DIR", default: secretsDirectory)
         lifecycle.rotationInterval = try reader.seconds("KEYS_ROTATION_INTERVAL", default: lifecycle.rotationInterval, in: 1...Self.longestPeriod)

@@ -41,7 +41,11 @@ public struct NotesServiceConfiguration: Sendable, Equatable {
 
     /// Reads the variables in the table above from `environment`.
     public init(environment: [String: String]) throws(InvalidSetting) {
-        let reader = ConfigurationReader(environment)
+        try self.init(reader: ConfigurationReader(environment))
+    }
+
+    /// Reads the same variables through `reader` (a recording one lists them for `--help`).
+    public init(reader: ConfigurationReader) throws(InvalidSetting) {
         database = try DatabaseSettings(prefix: "NOTES", defaultPath: database.path, reader: reader)
         tokenPolicy.issuer = try reader.name("NOTES_ISSUER", default: tokenPolicy.issuer)
         tokenPolicy.audience = try reader.name("NOTES_AUDIENCE", default: tokenPolicy.audience)

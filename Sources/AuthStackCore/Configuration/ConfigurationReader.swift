@@ -1,5 +1,5 @@
-import AuthStackCore
 import Foundation
+import Synchronization
 
 /// Why a setting was refused: the environment variable and what it expects. Every program prints it as its one line
 /// and exits with status 2 (docs/configuration.md).
@@ -26,23 +26,53 @@ public struct InvalidSetting: Error, CustomStringConvertible, Equatable, Sendabl
 /// - numbers are bounded, so that a typo (`IDENTITY_LEEWAY=3000`) stops the service instead of weakening it.
 ///
 /// The one exception, kept for compose `.env` files: an empty optional value (a database URL) counts as unset.
+///
+/// A reader made with ``recording()`` also notes every variable asked for, with its default and what it accepts:
+/// that list is a program's `--help`, so it cannot miss a setting the program reads.
 public struct ConfigurationReader: Sendable {
+    /// One variable a program reads, as `--help` lists it.
+    public struct Setting: Sendable, Equatable {
+        /// The environment variable.
+        public let variable: String
+        /// Its default, as text (`none` when it has none).
+        public let defaultValue: String
+        /// What a value must be.
+        public let accepted: String
+    }
+
     private let environment: [String: String]
+    private let recorder: Recorder?
 
     /// Reads from `environment` (a process's, or a test's dictionary).
-    public init(_ environment: [String: String]) { self.environment = environment }
+    public init(_ environment: [String: String]) {
+        self.environment = environment
+        recorder = nil
+    }
+
+    /// A reader of an empty environment that notes every variable asked for (``settings``).
+    public static func recording() -> ConfigurationReader { ConfigurationReader(recorder: Recorder()) }
+
+    private init(recorder: Recorder) {
+        environment = [:]
+        self.recorder = recorder
+    }
+
+    /// The variables read so far by a ``recording()`` reader, in order, each once.
+    public var settings: [Setting] { recorder?.settings ?? [] }
 
     /// The raw value of `name`, nil when unset.
     public subscript(_ name: String) -> String? { environment[name] }
 
     /// An optional value: nil when unset or empty.
-    public func optional(_ name: String) -> String? {
+    public func optional(_ name: String, accepted: String) -> String? {
+        recorder?.note(name, "none", accepted)
         guard let text = environment[name], !text.isEmpty else { return nil }
         return text
     }
 
     /// Any non-empty text (a URL, a host).
-    public func text(_ name: String, default value: String) throws(InvalidSetting) -> String {
+    public func text(_ name: String, default value: String, accepted: String = "non-empty text") throws(InvalidSetting) -> String {
+        recorder?.note(name, value, accepted)
         guard let text = environment[name] else { return value }
         guard !text.isEmpty else { throw InvalidSetting(variable: name, reason: "must not be empty") }
         return text
@@ -50,6 +80,7 @@ public struct ConfigurationReader: Sendable {
 
     /// A file or directory path: non-empty.
     public func path(_ name: String, default value: String) throws(InvalidSetting) -> String {
+        recorder?.note(name, value, "a non-empty path")
         guard let text = environment[name] else { return value }
         guard !text.isEmpty else { throw InvalidSetting(variable: name, reason: "expected a file path") }
         return text
@@ -57,6 +88,7 @@ public struct ConfigurationReader: Sendable {
 
     /// A name (an issuer, an audience): non-empty, without white space.
     public func name(_ name: String, default value: String) throws(InvalidSetting) -> String {
+        recorder?.note(name, value, "a name without spaces")
         guard let text = environment[name] else { return value }
         guard !text.isEmpty, !text.contains(where: \.isWhitespace) else {
             throw InvalidSetting(variable: name, reason: "expected a non-empty name without spaces")
@@ -65,7 +97,8 @@ public struct ConfigurationReader: Sendable {
     }
 
     /// A comma-separated list; blanks around items are dropped, empty items are an error, a blank value is `[]`.
-    public func list(_ name: String, default value: [String]) throws(InvalidSetting) -> [String] {
+    public func list(_ name: String, default value: [String], accepted: String = "a comma-separated list") throws(InvalidSetting) -> [String] {
+        recorder?.note(name, value.isEmpty ? "none" : value.joined(separator: ","), accepted)
         guard let text = environment[name] else { return value }
         if text.allSatisfy({ $0 == " " }) { return [] }
         let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -77,24 +110,29 @@ public struct ConfigurationReader: Sendable {
 
     /// A number of seconds within `range`.
     public func seconds(_ name: String, default value: Double, in range: ClosedRange<Double>) throws(InvalidSetting) -> Double {
+        let bounds = "\(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"
+        recorder?.note(name, Self.format(value), "seconds from " + bounds)
         guard let text = environment[name] else { return value }
         guard let seconds = Double(text), seconds.isFinite, range.contains(seconds) else {
-            throw InvalidSetting(variable: name, reason: "expected seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))")
+            throw InvalidSetting(variable: name, reason: "expected seconds from " + bounds)
         }
         return seconds
     }
 
     /// A whole number within `range`.
     public func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(InvalidSetting) -> Int {
+        let bounds = "\(range.lowerBound) to \(range.upperBound)"
+        recorder?.note(name, String(value), "a whole number from " + bounds)
         guard let text = environment[name] else { return value }
         guard let number = Int(text), range.contains(number) else {
-            throw InvalidSetting(variable: name, reason: "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw InvalidSetting(variable: name, reason: "expected a whole number from " + bounds)
         }
         return number
     }
 
     /// `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case.
     public func bool(_ name: String, default value: Bool) throws(InvalidSetting) -> Bool {
+        recorder?.note(name, String(value), "true or false")
         guard let text = environment[name] else { return value }
         switch text.lowercased() {
         case "true", "1", "yes", "on": return true
@@ -106,5 +144,20 @@ public struct ConfigurationReader: Sendable {
     /// `30`, not `30.0`; `0.5` as it is.
     private static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+
+    /// The variables a recording reader was asked for.
+    private final class Recorder: Sendable {
+        private let noted = Mutex<[Setting]>([])
+
+        var settings: [Setting] { noted.withLock { $0 } }
+
+        func note(_ variable: String, _ defaultValue: String, _ accepted: String) {
+            noted.withLock { settings in
+                if !settings.contains(where: { $0.variable == variable }) {
+                    settings.append(Setting(variable: variable, defaultValue: defaultValue, accepted: accepted))
+                }
+            }
+        }
     }
 }

@@ -33,7 +33,7 @@ public struct KeyringFollowerConfiguration: Sendable, Equatable {
     /// Reads `<PREFIX>_KEYS_URL`, `<PREFIX>_KEYS_TOKEN_FILE` and `<PREFIX>_KEYS_WAIT`.
     public init(prefix: String, client: String, reader: ConfigurationReader) throws(InvalidSetting) {
         let urlVariable = "\(prefix)_KEYS_URL"
-        var url = try reader.text(urlVariable, default: "http://127.0.0.1:8083")
+        var url = try reader.text(urlVariable, default: "http://127.0.0.1:8083", accepted: "an http:// or https:// URL without a query")
         while url.hasSuffix("/") { url.removeLast() }
         guard let parsed = URLComponents(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host?.isEmpty == false,
             parsed.query == nil, parsed.fragment == nil

@@ -1,4 +1,3 @@
-import AuthStackStorage
 import Foundation
 import Logging
 import PostgresNIO

@@ -1,5 +1,4 @@
 import AuthStackCore
-import AuthStackStorage
 import Foundation
 import PostgresNIO
 
