@@ -77,6 +77,12 @@ for problem in problems:
     print(f"check-deploy: {problem}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY
+# The deployment meant to face a network sends the refresh cookie Secure unless the user says otherwise (issue 17).
+step "compose.yaml: the refresh cookie is Secure by default"
+env -u IDENTITY_COOKIE_SECURE "$COMPOSE" -f "$ROOT/compose.yaml" config --format json >"$WORK/defaults.json" \
+    || fail "docker compose config --format json"
+python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["services"]["identity"]["environment"]["IDENTITY_COOKIE_SECURE"] != "true")' \
+    "$WORK/defaults.json" || fail "compose.yaml: IDENTITY_COOKIE_SECURE must default to true"
 
 # --- 2. Dockerfiles ----------------------------------------------------------------------------------------------
 mapfile -t DOCKERFILES < <(find "$ROOT/services" -name Dockerfile | sort)
