@@ -287,35 +287,15 @@ extension KeyringFollower {
 
         init(registry: PrometheusCollectorRegistry) {
             self.registry = registry
-            version = registry.makeGauge(
-                descriptor: MetricNameDescriptor(
-                    metricName: "keyring_version",
-                    unitName: "",
-                    helpText: "Version of the keyring this service holds (0 before the first)"
-                )
-            )
-            age = registry.makeGauge(
-                descriptor: MetricNameDescriptor(
-                    metricName: "keyring_age",
-                    unitName: "seconds",
-                    helpText: "Seconds since the key service last confirmed the held keyring (-1 before the first)"
-                )
+            version = registry.gauge("keyring_version", help: "Version of the keyring this service holds (0 before the first)")
+            age = registry.gauge(
+                "keyring_age",
+                unit: "seconds",
+                help: "Seconds since the key service last confirmed the held keyring (-1 before the first)"
             )
             age.set(-1.0)
-            fetchFailures = registry.makeCounter(
-                descriptor: MetricNameDescriptor(
-                    metricName: "keyring_fetch_failures",
-                    unitName: "total",
-                    helpText: "Failed keyring fetches from the key service"
-                )
-            )
-            updates = registry.makeCounter(
-                descriptor: MetricNameDescriptor(
-                    metricName: "keyring_updates",
-                    unitName: "total",
-                    helpText: "Keyrings installed"
-                )
-            )
+            fetchFailures = registry.counter("keyring_fetch_failures", help: "Failed keyring fetches from the key service")
+            updates = registry.counter("keyring_updates", help: "Keyrings installed")
         }
 
         func unknownKeyIDRefresh(_ result: String) {

@@ -1,3 +1,4 @@
+import AuthStackHTTP
 import Prometheus
 
 /// The identity service's own Prometheus series (docs/design.md §9: logins by outcome, refresh reuse detections).
@@ -7,27 +8,21 @@ struct IdentityMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        signups = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "identity_signups", unitName: "total", helpText: "Users created"))
+        signups = registry.counter("identity_signups", help: "Users created")
     }
 
     func login(_ outcome: String) {
-        registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "identity_logins",
-                unitName: "total",
-                helpText: "Login attempts by outcome: success, failure, throttled, overloaded"
-            ),
+        registry.counter(
+            "identity_logins",
+            help: "Login attempts by outcome: success, failure, throttled, overloaded",
             labels: [("outcome", outcome)]
         ).increment()
     }
 
     func refreshes(_ outcome: String) {
-        registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "identity_refreshes",
-                unitName: "total",
-                helpText: "Refreshes by outcome: rotated, replayed (grace-window retry), reused (session revoked), invalid"
-            ),
+        registry.counter(
+            "identity_refreshes",
+            help: "Refreshes by outcome: rotated, replayed (grace-window retry), reused (session revoked), invalid",
             labels: [("outcome", outcome)]
         ).increment()
     }

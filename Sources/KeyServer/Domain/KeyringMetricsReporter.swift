@@ -1,4 +1,5 @@
 import AuthStackCore
+import AuthStackHTTP
 import Foundation
 import Prometheus
 import ServiceLifecycle
@@ -12,20 +13,8 @@ struct KeyringMetricsReporter: Service {
     let clock: @Sendable () -> Date
 
     func run() async throws {
-        let version = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "keyring_version",
-                unitName: "",
-                helpText: "Version of the keyring the key service serves"
-            )
-        )
-        let age = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "keyring_current_key_age",
-                unitName: "seconds",
-                helpText: "Seconds since the current signing key was promoted"
-            )
-        )
+        let version = registry.gauge("keyring_version", help: "Version of the keyring the key service serves")
+        let age = registry.gauge("keyring_current_key_age", unit: "seconds", help: "Seconds since the current signing key was promoted")
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let keyring = await publication.current
             version.set(Int64(keyring.version))
