@@ -38,9 +38,14 @@ struct UpCommand: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for the SQLite databases.")
     var dataDirectory = "data"
 
-    /// `--host`: where the services and the gateway listen.
-    @Option(help: "Address the services listen on.")
+    /// `--host`: where identity, notes and the gateway listen.
+    @Option(help: "Address identity, notes and the gateway listen on.")
     var host = "127.0.0.1"
+
+    /// `--keys-host`: where the key service listens. Loopback whatever `--host` says: its API hands out the signing
+    /// keys to its clients, and its `/metrics` needs no token (docs/security.md).
+    @Option(name: .customLong("keys-host"), help: "Address the key service listens on (internal: keep it on loopback).")
+    var keysHost = "127.0.0.1"
 
     /// `--identity-port`.
     @Option(name: .customLong("identity-port")) var identityPort = 8081
@@ -81,6 +86,8 @@ struct UpCommand: AsyncParsableCommand {
         let name: String
         /// The executable's path.
         let binary: String
+        /// The address it listens on.
+        let host: String
         /// The port it listens on.
         let port: Int
         /// Its configuration, added to authctl's own environment.
@@ -90,20 +97,22 @@ struct UpCommand: AsyncParsableCommand {
     /// The three services, configured for this machine: SQLite in --data-dir, secrets in --keys-dir.
     var services: [Service] {
         let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
-        let keysURL = "http://\(Self.urlHost(host)):\(keysPort)"
+        let keysURL = "http://\(Self.urlHost(keysHost)):\(keysPort)"
         return [
             Service(
                 name: "keys",
                 binary: directory + "/key-service",
+                host: keysHost,
                 port: keysPort,
                 environment: [
-                    "KEYS_HOST": host, "KEYS_PORT": String(keysPort), "KEYS_DATABASE_PATH": dataDirectory + "/keys.sqlite",
+                    "KEYS_HOST": keysHost, "KEYS_PORT": String(keysPort), "KEYS_DATABASE_PATH": dataDirectory + "/keys.sqlite",
                     "KEYS_SECRETS_DIR": keysDirectory,
                 ]
             ),
             Service(
                 name: "identity",
                 binary: directory + "/identity-service",
+                host: host,
                 port: identityPort,
                 environment: [
                     "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
@@ -115,6 +124,7 @@ struct UpCommand: AsyncParsableCommand {
             Service(
                 name: "notes",
                 binary: directory + "/notes-service",
+                host: host,
                 port: notesPort,
                 environment: [
                     "NOTES_HOST": host, "NOTES_PORT": String(notesPort), "NOTES_DATABASE_PATH": dataDirectory + "/notes.sqlite",
@@ -169,7 +179,7 @@ struct UpCommand: AsyncParsableCommand {
             currentDirectory: FileManager.default.currentDirectoryPath,
             executable: Bundle.main.executableURL
         )
-        for (name, port) in [("gateway", gatewayPort)] + services.map({ ($0.name, $0.port) }) {
+        for (name, host, port) in [("gateway", host, gatewayPort)] + services.map({ ($0.name, $0.host, $0.port) }) {
             if let problem = Self.portProblem(host: host, port: port) {
                 let what = name == "gateway" ? "the gateway" : "the \(name) service"
                 throw CommandFailure("port \(port) for \(what) is \(problem); stop what uses it or pass --\(name)-port")
@@ -180,10 +190,9 @@ struct UpCommand: AsyncParsableCommand {
 
     /// Polls the services' `/readyz` and the gateway's `/app/` in the background; posts `.ready` or `.notReady`.
     private func startReadinessChecks(_ services: [Service], supervisor: Supervisor) -> Task<Void, Never> {
-        let h = Self.urlHost(host)
         let checks =
-            services.map { (name: $0.name, url: "http://\(h):\($0.port)/readyz") }
-            + [(name: "gateway", url: "http://\(h):\(gatewayPort)/app/")]
+            services.map { (name: $0.name, url: "http://\(Self.urlHost($0.host)):\($0.port)/readyz") }
+            + [(name: "gateway", url: "http://\(Self.urlHost(host)):\(gatewayPort)/app/")]
         return Task {
             do {
                 try await waitUntilReady(checks)
@@ -277,7 +286,7 @@ struct UpCommand: AsyncParsableCommand {
             AuthStack is up.
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
               notes     http://\(h):\(notesPort)   (/notes)
-              keys      http://\(h):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
+              keys      http://\(Self.urlHost(keysHost)):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
               gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, identity's public paths, else 404)
               data in \(dataDirectory)/, secrets in \(keysDirectory)/
 

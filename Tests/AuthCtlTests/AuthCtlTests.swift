@@ -87,3 +87,28 @@ import Testing
         #expect(AuthCtl.helpMessage(for: InitCommand.self).contains("--compose"))
     }
 }
+
+/// `authctl up --host 0.0.0.0` opens identity, notes and the gateway to the network, never the key service: its API
+/// hands out the signing keys and its `/metrics` needs no token (issue 17, item 10).
+@Suite struct UpKeyServiceAddressTests {
+    private func services(_ arguments: [String]) throws -> [String: UpCommand.Service] {
+        let command = try #require(try AuthCtl.parseAsRoot(["up"] + arguments) as? UpCommand)
+        return Dictionary(uniqueKeysWithValues: command.services.map { ($0.name, $0) })
+    }
+
+    @Test func theKeyServiceStaysOnLoopbackWhateverHostSays() throws {
+        let services = try services(["--host", "0.0.0.0"])
+        #expect(services["keys"]?.host == "127.0.0.1")
+        #expect(services["keys"]?.environment["KEYS_HOST"] == "127.0.0.1")
+        #expect(services["identity"]?.environment["IDENTITY_HOST"] == "0.0.0.0")
+        #expect(services["notes"]?.environment["NOTES_HOST"] == "0.0.0.0")
+        #expect(services["identity"]?.environment["IDENTITY_KEYS_URL"] == "http://127.0.0.1:8083")
+        #expect(services["notes"]?.environment["NOTES_KEYS_URL"] == "http://127.0.0.1:8083")
+    }
+
+    @Test func keysHostMovesItDeliberately() throws {
+        let services = try services(["--keys-host", "::1", "--keys-port", "9083"])
+        #expect(services["keys"]?.environment["KEYS_HOST"] == "::1")
+        #expect(services["identity"]?.environment["IDENTITY_KEYS_URL"] == "http://[::1]:9083")
+    }
+}
