@@ -39,13 +39,12 @@ public struct JSONRequestBody: Sendable {
         guard isJSON(request.headers[.contentType]) else {
             throw ProblemDetails(.unsupportedMediaType, detail: "Send the body as application/json.")
         }
-        let tooLarge = ProblemDetails(.payloadTooLarge, detail: "The request body exceeds \(limit) bytes.")
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge(limit) }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw tooLarge
+            throw tooLarge(limit)
         }
         if buffer.readableBytesView.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             guard allowEmpty else { throw invalidDocument("The request needs a JSON body.", "a JSON object is required") }
@@ -126,6 +125,10 @@ public struct JSONRequestBody: Sendable {
         guard errors.isEmpty else {
             throw ProblemDetails(.invalidRequest, detail: "The request is invalid; see errors.", errors: errors)
         }
+    }
+
+    private static func tooLarge(_ limit: Int) -> ProblemDetails {
+        ProblemDetails(.payloadTooLarge, detail: "The request body exceeds \(limit) bytes.")
     }
 
     private static func invalidDocument(_ detail: String, _ message: String) -> ProblemDetails {

@@ -79,7 +79,7 @@ public enum ServiceLauncher {
         if let error = error as? IOError, [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
             return error.errnoCode == EADDRINUSE ? "the address is in use" : String(cString: strerror(error.errnoCode))
         }
-        return "\(error)".contains("Address already in use") ? "the address is in use" : nil
+        return nil
     }
 
     /// Writes `executable: message` to standard error and exits with `status`.

@@ -60,9 +60,6 @@ public struct ConfigurationReader: Sendable {
     /// The variables read so far by a ``recording()`` reader, in order, each once.
     public var settings: [Setting] { recorder?.settings ?? [] }
 
-    /// The raw value of `name`, nil when unset.
-    public subscript(_ name: String) -> String? { environment[name] }
-
     /// An optional value: nil when unset or empty.
     public func optional(_ name: String, accepted: String) -> String? {
         recorder?.note(name, "none", accepted)

@@ -46,9 +46,11 @@ public enum SQLiteDatabase {
                 attributes: [.posixPermissions: Int(directoryMode)]
             )
         }
-        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, fileMode)
-        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
-        close(descriptor)
+        if !FileManager.default.fileExists(atPath: path),
+            !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: Int(fileMode)])
+        {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
+        }
         for file in [path, path + "-wal", path + "-shm"] {
             var status = stat()
             guard stat(file, &status) == 0, status.st_mode & 0o077 != 0 else { continue }
