@@ -178,7 +178,8 @@ let package = Package(
             name: "AuthStackHTTPTests",
             // AuthStackTestSupport: secrets for the key-service executable that ServiceExecutableTests runs.
             dependencies: [
-                "AuthStackHTTP", "AuthStackTestSupport", hummingbird, hummingbirdTesting, .product(name: "NIOPosix", package: "swift-nio"),
+                "AuthStackHTTP", "AuthStackTestSupport", hummingbird, hummingbirdTesting, httpClient,
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -47,8 +47,9 @@ public struct OperationalRoutes: Sendable {
         self.readiness = readiness
     }
 
-    /// Adds the three endpoints to `router`.
-    public func addRoutes<Context: RequestContext>(to router: ServiceRouter<Context>) {
+    /// Adds `/healthz` and `/readyz` to `router`, and `/metrics` unless `metrics` is false (it is served on a port of
+    /// its own then, ``addMetricsRoute(to:)``).
+    public func addRoutes<Context: RequestContext>(to router: ServiceRouter<Context>, metrics: Bool = true) {
         router.get("/healthz") { _, _ in
             Self.json(#"{"status":"ok"}"#)
         }
@@ -59,13 +60,20 @@ public struct OperationalRoutes: Sendable {
             }
             return Self.json(#"{"status":"ready"}"#)
         }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
-            )
-        }
+        if metrics { router.get("/metrics") { _, _ in metricsResponse() } }
+    }
+
+    /// Adds `/metrics` alone to `router`: the separate metrics listener (`<PREFIX>_METRICS_PORT`).
+    public func addMetricsRoute<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/metrics") { _, _ in metricsResponse() }
+    }
+
+    private func metricsResponse() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+        )
     }
 
     static func json(_ body: String) -> Response {

@@ -61,6 +61,10 @@ public enum ServiceLauncher {
         if ProcessInfo.processInfo.environment["AUTHSTACK_EXIT_WITH_PARENT"] == "1" { stopWhenParentExits() }
         do {
             try await app.runService()
+        } catch let failure as ListenerFailure {
+            let reason = listenFailure(failure.underlying) ?? describe(failure.underlying)
+            let settings = failure.settings.map { "\(prefix)_\($0)" }.joined(separator: " or ")
+            fail(executable, "cannot listen on \(failure.address): \(reason) (set \(settings))", status: 1)
         } catch {
             if let reason = listenFailure(error) {
                 fail(

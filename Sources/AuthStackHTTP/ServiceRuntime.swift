@@ -32,15 +32,20 @@ public struct ServiceRuntime: Sendable {
     }
 
     /// A router with request ids and access logs, metrics, problem+json errors and 405 for a known path asked with
-    /// another method (outermost first), plus `/healthz`, `/readyz` and `/metrics`.
-    public func makeRouter<Context: RequestContext>(context: Context.Type = Context.self, corsOrigins: [String] = []) -> ServiceRouter<Context> {
+    /// another method (outermost first), plus `/healthz`, `/readyz` and, unless `metrics` is false (a separate metrics
+    /// listener serves it), `/metrics`.
+    public func makeRouter<Context: RequestContext>(
+        context: Context.Type = Context.self,
+        corsOrigins: [String] = [],
+        metrics: Bool = true
+    ) -> ServiceRouter<Context> {
         let router = ServiceRouter(router: Router(context: Context.self))
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowListMiddleware(origins: corsOrigins)) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HTTPMetricsMiddleware(metrics: httpMetrics))
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware(table: router.table))
-        OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router)
+        OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router, metrics: metrics)
         return router
     }
 }

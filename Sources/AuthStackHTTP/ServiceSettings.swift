@@ -26,6 +26,24 @@ public struct ServiceSettings: Sendable, Equatable {
     /// Exact browser origins allowed to call the public APIs cross-origin with credentials (`<PREFIX>_CORS_ORIGINS`,
     /// comma-separated, default none: same-origin only). Used by identity and notes; the key service has no CORS.
     public var corsOrigins: [String] = []
+    /// Where `/metrics` is served (docs/security.md): unset (`<PREFIX>_METRICS_PORT`, the default), on the service's own
+    /// port beside the API; set, on that port of `<PREFIX>_METRICS_HOST` (default `127.0.0.1`) and nowhere else, so the
+    /// API port can face a network while the metrics stay on an address only the scraper reaches.
+    public var metrics: MetricsListener?
+
+    /// A separate listener for `/metrics`.
+    public struct MetricsListener: Sendable, Equatable {
+        /// `<PREFIX>_METRICS_HOST`.
+        public var host: String
+        /// `<PREFIX>_METRICS_PORT`.
+        public var port: Int
+
+        /// `/metrics` on `host`:`port`.
+        public init(host: String = "127.0.0.1", port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
 
     /// Explicit settings.
     public init(host: String, port: Int, logLevel: Logger.Level = .info) {
@@ -34,8 +52,8 @@ public struct ServiceSettings: Sendable, Equatable {
         self.logLevel = logLevel
     }
 
-    /// Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_IDLE_TIMEOUT`, `<PREFIX>_BODY_TIMEOUT`, `<PREFIX>_CORS_ORIGINS`
-    /// and `LOG_LEVEL` from `environment`.
+    /// Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_IDLE_TIMEOUT`, `<PREFIX>_BODY_TIMEOUT`, `<PREFIX>_CORS_ORIGINS`,
+    /// `<PREFIX>_METRICS_PORT`, `<PREFIX>_METRICS_HOST` and `LOG_LEVEL` from `environment`.
     public init(prefix: String, defaultPort: Int, environment: [String: String]) throws(InvalidSetting) {
         try self.init(prefix: prefix, defaultPort: defaultPort, reader: ConfigurationReader(environment))
     }
@@ -54,6 +72,10 @@ public struct ServiceSettings: Sendable, Equatable {
             )
         }
         corsOrigins = origins
+        let metricsHost = try reader.text("\(prefix)_METRICS_HOST", default: "127.0.0.1", accepted: "an IP address or host name")
+        if let metricsPort = try reader.optionalInteger("\(prefix)_METRICS_PORT", in: 0...65535) {
+            metrics = MetricsListener(host: metricsHost, port: metricsPort)
+        }
         let level = try reader.text("LOG_LEVEL", default: "info", accepted: "trace, debug, info, notice, warning, error or critical")
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")

@@ -25,7 +25,7 @@ public func buildKeyApplication(
         clock: clock
     )
     runtime.readiness.add("database") { (try? await store.version()) != nil }
-    let router = runtime.makeRouter(context: BasicRequestContext.self)
+    let router = runtime.makeRouter(context: BasicRequestContext.self, metrics: settings.metrics == nil)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
     let scheduler = KeyRotationScheduler(manager: manager, checkInterval: .seconds(configuration.checkInterval), logger: runtime.logger)
     let reporter = KeyringMetricsReporter(publication: manager.publication, registry: runtime.registry, clock: clock)

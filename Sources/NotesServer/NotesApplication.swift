@@ -26,7 +26,7 @@ public func buildNotesApplication<Source: KeyringSource>(
     runtime.readiness.add("database") { await store.isReady() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
 
-    let router = runtime.makeRouter(context: BasicRequestContext.self, corsOrigins: settings.corsOrigins)
+    let router = runtime.makeRouter(context: BasicRequestContext.self, corsOrigins: settings.corsOrigins, metrics: settings.metrics == nil)
     let authenticator = BearerAuthenticator(
         realm: "notes",
         policy: configuration.tokenPolicy,

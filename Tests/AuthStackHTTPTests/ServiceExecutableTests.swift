@@ -98,4 +98,27 @@ import Testing
         #expect(outcome.errors.hasPrefix("\(executable): cannot listen on 127.0.0.1:\(port): the address is in use (set \(prefix)_PORT"))
         #expect(outcome.errors.split(separator: "\n").count == 1, "one line, no backtrace: \(outcome.errors)")
     }
+
+    @Test(arguments: services)
+    func aBusyMetricsPortNamesTheMetricsSettings(executable: String, prefix: String) async throws {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(listener.localAddress?.port)
+        let keys = try KeyServiceFixture()
+        let data = NSTemporaryDirectory() + "busy-\(UUID().uuidString)"
+        let outcome = try await Self.run(
+            executable,
+            [],
+            environment: [
+                "\(prefix)_HOST": "127.0.0.1", "\(prefix)_PORT": "0", "\(prefix)_METRICS_PORT": String(port),
+                "\(prefix)_DATABASE_PATH": data + "/db.sqlite", "KEYS_SECRETS_DIR": keys.secrets.path,
+                "\(prefix)_KEYS_TOKEN_FILE": keys.secrets.path + "/notes.token", "\(prefix)_KEYS_URL": "http://127.0.0.1:9",
+            ]
+        )
+        try await listener.close()
+        #expect(outcome.status == 1, "\(outcome.errors)")
+        #expect(
+            outcome.errors
+                == "\(executable): cannot listen on 127.0.0.1:\(port): the address is in use (set \(prefix)_METRICS_PORT or \(prefix)_METRICS_HOST)\n"
+        )
+    }
 }

@@ -127,6 +127,17 @@ public struct ConfigurationReader: Sendable {
         return number
     }
 
+    /// A whole number within `range`, or nil when unset or empty (a feature that is off by default).
+    public func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(InvalidSetting) -> Int? {
+        let bounds = "\(range.lowerBound) to \(range.upperBound)"
+        recorder?.note(name, "none", "a whole number from " + bounds)
+        guard let text = environment[name], !text.isEmpty else { return nil }
+        guard let number = Int(text), range.contains(number) else {
+            throw InvalidSetting(variable: name, reason: "expected a whole number from " + bounds)
+        }
+        return number
+    }
+
     /// `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case.
     public func bool(_ name: String, default value: Bool) throws(InvalidSetting) -> Bool {
         recorder?.note(name, String(value), "true or false")
