@@ -4,6 +4,12 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The gateway part of `authctl up`: where the web client's files are, and the in-process gateway's lifetime.
 extension UpCommand {
     /// The web client's directory: `--web-root` when given, else `web/` in the current directory, else `web/` in the
@@ -30,18 +36,21 @@ extension UpCommand {
         return found
     }
 
-    /// `IDENTITY_TRUSTED_PROXIES` for the local stack: the addresses the gateway connects from, so identity's
-    /// per-address limits count the browser behind the gateway rather than the gateway itself.
-    static func gatewaySourceAddresses(host: String) -> String {
-        var addresses = ["127.0.0.1", "::1"]
-        if !["0.0.0.0", "::", "localhost"].contains(host) && !addresses.contains(host) { addresses.append(host) }
-        return addresses.joined(separator: ",")
+    /// The services the gateway sends requests to: identity on its proxy socket, notes on its port.
+    func gatewayUpstreams(proxySocket: String) -> (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream) {
+        (.init(name: "identity", socketPath: proxySocket), .init(name: "notes", baseURL: "http://\(Self.urlHost(host)):\(notesPort)"))
     }
 
-    /// The services the gateway sends requests to.
-    var gatewayUpstreams: (identity: UpstreamProxy.Upstream, notes: UpstreamProxy.Upstream) {
-        let h = Self.urlHost(host)
-        return (.init(name: "identity", baseURL: "http://\(h):\(identityPort)"), .init(name: "notes", baseURL: "http://\(h):\(notesPort)"))
+    /// A new directory only this user can enter (0700), for identity's proxy socket: `$TMPDIR`, or `/tmp` when that
+    /// would make the socket path longer than a Unix socket address holds.
+    static func makePrivateDirectory() throws -> String {
+        var base = NSTemporaryDirectory()
+        if base.utf8.count > 60 { base = "/tmp/" }
+        var template = Array((base.hasSuffix("/") ? base : base + "/").utf8CString.dropLast()) + Array("authstack-up.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw CommandFailure("cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
     }
 }
 

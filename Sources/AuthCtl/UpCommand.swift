@@ -94,8 +94,9 @@ struct UpCommand: AsyncParsableCommand {
         let environment: [String: String]
     }
 
-    /// The three services, configured for this machine: SQLite in --data-dir, secrets in --keys-dir.
-    var services: [Service] {
+    /// The three services, configured for this machine: SQLite in --data-dir, secrets in --keys-dir; identity also
+    /// answers on `proxySocket`, where the gateway reaches it (``gatewayUpstreams(proxySocket:)``).
+    func services(proxySocket: String) -> [Service] {
         let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
         let keysURL = "http://\(Self.urlHost(keysHost)):\(keysPort)"
         return [
@@ -118,7 +119,9 @@ struct UpCommand: AsyncParsableCommand {
                     "IDENTITY_HOST": host, "IDENTITY_PORT": String(identityPort), "IDENTITY_DATABASE_PATH": dataDirectory + "/identity.sqlite",
                     "IDENTITY_KEYS_URL": keysURL, "IDENTITY_KEYS_TOKEN_FILE": keysDirectory + "/identity.token",
                     "IDENTITY_COOKIE_SECURE": secureCookies ? "true" : "false",
-                    "IDENTITY_TRUSTED_PROXIES": Self.gatewaySourceAddresses(host: host),
+                    // The gateway's requests arrive on this socket, and only there is X-Forwarded-For believed: over
+                    // loopback TCP the gateway and any local client look the same (docs/security.md, "client address").
+                    "IDENTITY_PROXY_SOCKET": proxySocket,
                 ]
             ),
             Service(
@@ -153,7 +156,10 @@ struct UpCommand: AsyncParsableCommand {
 
     /// Checks, prepares the secrets, starts the services and the gateway, and supervises them until a signal or a failure.
     func run() async throws {
-        let services = self.services
+        let socketDirectory = try Self.makePrivateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: socketDirectory) }
+        let proxySocket = socketDirectory + "/identity.sock"
+        let services = self.services(proxySocket: proxySocket)
         let webRoot = try checkBeforeStarting(services)
         try prepareSecrets()
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
@@ -163,7 +169,13 @@ struct UpCommand: AsyncParsableCommand {
         for service in services {
             try supervisor.start(service, logLevel: logLevel)
         }
-        let gateway = GatewayRunner(host: host, port: gatewayPort, webRoot: webRoot, upstreams: gatewayUpstreams, supervisor: supervisor)
+        let gateway = GatewayRunner(
+            host: host,
+            port: gatewayPort,
+            webRoot: webRoot,
+            upstreams: gatewayUpstreams(proxySocket: proxySocket),
+            supervisor: supervisor
+        )
         let readiness = startReadinessChecks(services, supervisor: supervisor)
         defer { readiness.cancel() }
         try await supervise(supervisor, gateway: gateway)

@@ -16,8 +16,20 @@ struct UpstreamProxy: Sendable {
     struct Upstream: Sendable {
         /// Its name in error messages (`identity`, `notes`).
         let name: String
-        /// `http://host:port`, no trailing slash.
+        /// `http://host:port`, or `http+unix://<percent-encoded socket path>`; no trailing slash.
         let baseURL: String
+
+        /// An upstream at `http://host:port`.
+        init(name: String, baseURL: String) {
+            self.name = name
+            self.baseURL = baseURL
+        }
+
+        /// An upstream listening on the Unix domain socket `socketPath`.
+        init(name: String, socketPath: String) {
+            self.name = name
+            self.baseURL = "http+unix://" + (socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socketPath)
+        }
     }
 
     /// Connection-scoped headers that a proxy must not forward (RFC 9110 §7.6.1), lowercased; plus any header that the
@@ -50,7 +62,7 @@ struct UpstreamProxy: Sendable {
         guard target.hasPrefix("/") else { throw ProblemDetails(.invalidRequest, detail: "The request target must be a path.") }
         var outgoing = HTTPClientRequest(url: upstream.baseURL + target)
         outgoing.method = HTTPMethod(rawValue: request.method.rawValue)
-        outgoing.headers = Self.forwardedHeaders(request.headers, peer: peer)
+        outgoing.headers = Self.forwardedHeaders(request.headers, authority: request.head.authority, peer: peer)
         if let length = request.headers[.contentLength].flatMap(Int64.init) {
             outgoing.body = .stream(request.body, length: .known(length))
         } else if request.headers[.transferEncoding] != nil {
@@ -71,19 +83,27 @@ struct UpstreamProxy: Sendable {
         )
     }
 
-    /// The request's end-to-end headers, without `Host` and the framing headers (the client sets both), plus
-    /// `X-Forwarded-For` (the peer appended, as nginx's `$proxy_add_x_forwarded_for`) and `X-Forwarded-Proto`.
-    static func forwardedHeaders(_ fields: HTTPFields, peer: String?) -> HTTPHeaders {
-        let dropped = droppedNames(fields[values: .connection]).union(["host", "content-length", "x-forwarded-for", "x-forwarded-proto"])
+    /// The request's end-to-end headers, without `Host` and the framing headers (the client sets both), plus the
+    /// `X-Forwarded-*` set of an edge proxy, as the nginx gateway sends it (`services/gateway/routes.conf`):
+    /// `X-Forwarded-For` is the TCP peer alone, replacing whatever the client sent (a client-written chain would let it
+    /// choose the address identity's per-address limits count); `X-Forwarded-Host` is the `Host` the client asked for
+    /// (identity compares a browser's `Origin` with it); `X-Forwarded-Proto` is `http`.
+    static func forwardedHeaders(_ fields: HTTPFields, authority: String?, peer: String?) -> HTTPHeaders {
+        let dropped = droppedNames(fields[values: .connection]).union(Self.forwardedNames)
         var headers = HTTPHeaders()
         for field in fields where !dropped.contains(field.name.canonicalName) {
             headers.add(name: field.name.rawName, value: field.value)
         }
-        let chain = fields[values: .xForwardedFor] + (peer.map { [$0] } ?? [])
-        if !chain.isEmpty { headers.add(name: "X-Forwarded-For", value: chain.joined(separator: ", ")) }
+        if let peer { headers.add(name: "X-Forwarded-For", value: peer) }
+        if let authority { headers.add(name: "X-Forwarded-Host", value: authority) }
         headers.add(name: "X-Forwarded-Proto", value: "http")
         return headers
     }
+
+    /// Request headers the gateway writes itself and never passes on from the client.
+    static let forwardedNames: Set<String> = [
+        "host", "content-length", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "forwarded",
+    ]
 
     /// The response's end-to-end headers, each field kept separate (two `Set-Cookie` stay two).
     static func returnedHeaders(_ headers: HTTPHeaders) -> HTTPFields {

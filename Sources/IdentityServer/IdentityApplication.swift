@@ -45,7 +45,7 @@ func buildIdentityApplication<Source: KeyringSource>(
         )
     runtime.readiness.add("database") { await store.isReachable() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
-    let router = runtime.makeRouter(context: IdentityRequestContext.self, corsOrigins: settings.corsOrigins)
+    let router = runtime.makeRouter(context: IdentityRequestContext.self, corsOrigins: settings.corsOrigins, metrics: settings.metrics == nil)
     IdentityRoutes(configuration: configuration, store: store, passwords: passwords, keyring: keyring, registry: runtime.registry, clock: clock)
         .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)
@@ -53,6 +53,7 @@ func buildIdentityApplication<Source: KeyringSource>(
         router: router,
         settings: settings,
         serverName: "identity-service",
+        unixSocket: configuration.proxySocket.map { (path: $0, setting: "PROXY_SOCKET") },
         services: storage.services + services + [maintenance]
     )
 }

@@ -34,6 +34,10 @@ public struct IdentityConfiguration: Sendable, Equatable {
     /// `IDENTITY_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of proxies whose `X-Forwarded-For` is
     /// believed (default none: the peer address is the client).
     public var trustedProxies: [String] = []
+    /// `IDENTITY_PROXY_SOCKET`: a Unix domain socket path on which identity also serves its API, for a proxy on the same
+    /// machine (`authctl up`'s gateway). A request on it is from a trusted proxy: only a process that may open the
+    /// file (keep it in a 0700 directory) can send one, which a loopback address cannot tell (default none).
+    public var proxySocket: String?
     /// `IDENTITY_MAX_BODY_BYTES` (default 64 KiB).
     public var maximumBodyBytes = 64 * 1024
     /// The keyring follower (`IDENTITY_KEYS_URL`, `IDENTITY_KEYS_TOKEN_FILE`, `IDENTITY_KEYS_WAIT`).
@@ -96,6 +100,10 @@ public struct IdentityConfiguration: Sendable, Equatable {
         trustedProxies = try reader.list("IDENTITY_TRUSTED_PROXIES", default: [], accepted: "IP addresses or CIDR blocks, comma-separated")
         for proxy in trustedProxies where AddressBlock(proxy) == nil {
             throw InvalidSetting(variable: "IDENTITY_TRUSTED_PROXIES", reason: "\(proxy) is not an IP address or CIDR block")
+        }
+        proxySocket = reader.optional("IDENTITY_PROXY_SOCKET", accepted: "a Unix domain socket path")
+        if let proxySocket, proxySocket.utf8.count > 100 {
+            throw InvalidSetting(variable: "IDENTITY_PROXY_SOCKET", reason: "a Unix domain socket path must be at most 100 bytes")
         }
         maximumBodyBytes = try reader.integer("IDENTITY_MAX_BODY_BYTES", default: maximumBodyBytes, in: 1_024...(16 << 20))
         keys = try KeyringFollowerConfiguration(prefix: "IDENTITY", client: "identity", reader: reader)

@@ -93,7 +93,7 @@ import Testing
 @Suite struct UpKeyServiceAddressTests {
     private func services(_ arguments: [String]) throws -> [String: UpCommand.Service] {
         let command = try #require(try AuthCtl.parseAsRoot(["up"] + arguments) as? UpCommand)
-        return Dictionary(uniqueKeysWithValues: command.services.map { ($0.name, $0) })
+        return Dictionary(uniqueKeysWithValues: command.services(proxySocket: "/tmp/authstack-test/identity.sock").map { ($0.name, $0) })
     }
 
     @Test func theKeyServiceStaysOnLoopbackWhateverHostSays() throws {
@@ -104,6 +104,24 @@ import Testing
         #expect(services["notes"]?.environment["NOTES_HOST"] == "0.0.0.0")
         #expect(services["identity"]?.environment["IDENTITY_KEYS_URL"] == "http://127.0.0.1:8083")
         #expect(services["notes"]?.environment["NOTES_KEYS_URL"] == "http://127.0.0.1:8083")
+    }
+
+    /// Over loopback TCP the gateway and any local client look the same, so identity under `up` trusts no TCP peer's
+    /// `X-Forwarded-For`: the gateway reaches it on a socket of its own (issue 17, item 4).
+    @Test func identityBelievesForwardedForOnlyOnTheGatewaysSocket() throws {
+        let command = try #require(try AuthCtl.parseAsRoot(["up"]) as? UpCommand)
+        let identity = try #require(command.services(proxySocket: "/tmp/up-test/identity.sock").first { $0.name == "identity" })
+        #expect(identity.environment["IDENTITY_TRUSTED_PROXIES"] == nil, "no TCP peer is a trusted proxy, loopback included")
+        #expect(identity.environment["IDENTITY_PROXY_SOCKET"] == "/tmp/up-test/identity.sock")
+        let upstreams = command.gatewayUpstreams(proxySocket: "/tmp/up-test/identity.sock")
+        #expect(upstreams.identity.baseURL == "http+unix://%2Ftmp%2Fup%2Dtest%2Fidentity%2Esock")
+        #expect(upstreams.notes.baseURL == "http://127.0.0.1:8082")
+
+        let directory = try UpCommand.makePrivateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let permissions = try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int
+        #expect(permissions == 0o700, "only this user may reach the socket")
+        #expect((directory + "/identity.sock").utf8.count < 100)
     }
 
     @Test func keysHostMovesItDeliberately() throws {

@@ -60,9 +60,11 @@ struct AddressBlock: Sendable, Equatable {
     }
 }
 
-/// Who the client is, for per-address limits (docs/design.md §6). The TCP peer, unless the peer is a trusted proxy: then the
-/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (the left part of that header is
-/// written by the client and cannot be believed).
+/// Who the client is, for per-address limits (docs/design.md §6). The TCP peer, unless the request came from a trusted
+/// proxy (a peer in `IDENTITY_TRUSTED_PROXIES`, or any connection on `IDENTITY_PROXY_SOCKET`): then the right-most
+/// address in `X-Forwarded-For` that is not itself a trusted proxy (the left part of that header is written by the
+/// client and cannot be believed). An IPv6 client is counted by its /64, the block one subscriber holds, so that
+/// cycling through its own 2^64 addresses gains nothing.
 struct ClientAddressResolver: Sendable {
     let trustedProxies: [AddressBlock]
 
@@ -70,15 +72,42 @@ struct ClientAddressResolver: Sendable {
         self.trustedProxies = trustedProxies.compactMap(AddressBlock.init)
     }
 
-    func clientAddress(peer: String?, forwardedFor: String?) -> String {
-        guard let peer, var client = AddressBlock.parse(peer) else { return "unknown" }
-        guard isTrusted(client), let forwardedFor else { return AddressBlock.format(client) }
-        for hop in forwardedFor.split(separator: ",").reversed() {
-            guard let address = AddressBlock.parse(hop.trimmingCharacters(in: .whitespaces)) else { break }
+    /// The client's address as a throttle key: IPv4 as is, IPv6 as its `/64` block, `unknown` when there is none.
+    func clientAddress(peer: String?, forwardedFor: String?, viaProxySocket: Bool = false) -> String {
+        var client: [UInt8]
+        if viaProxySocket {
+            // The socket's peer is the proxy itself; without a header, every such request shares one key.
+            guard let forwardedFor, let last = Self.hops(forwardedFor).last, let address = AddressBlock.parse(last) else { return "unknown" }
             client = address
-            if !isTrusted(address) { break }
+        } else {
+            guard let peer, let address = AddressBlock.parse(peer) else { return "unknown" }
+            client = address
         }
-        return AddressBlock.format(client)
+        if isTrusted(client) || viaProxySocket, let forwardedFor {
+            for hop in Self.hops(forwardedFor).reversed() {
+                guard let address = AddressBlock.parse(hop) else { break }
+                client = address
+                if !isTrusted(address) { break }
+            }
+        }
+        return Self.key(client)
+    }
+
+    /// Whether the connection is from a proxy whose `X-Forwarded-*` headers are believed.
+    func isTrustedProxy(peer: String?, viaProxySocket: Bool) -> Bool {
+        if viaProxySocket { return true }
+        guard let peer, let address = AddressBlock.parse(peer) else { return false }
+        return isTrusted(address)
+    }
+
+    /// IPv4 as is; IPv6 as its /64 (`2001:db8:1:2::/64`).
+    static func key(_ address: [UInt8]) -> String {
+        guard address.count == 16 else { return AddressBlock.format(address) }
+        return AddressBlock.format(Array(address[0..<8]) + [UInt8](repeating: 0, count: 8)) + "/64"
+    }
+
+    private static func hops(_ header: String) -> [String] {
+        header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     private func isTrusted(_ address: [UInt8]) -> Bool { trustedProxies.contains { $0.contains(address) } }
@@ -89,9 +118,13 @@ public struct IdentityRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address as text, when the connection has one.
     public let peerAddress: String?
+    /// Whether the request arrived on the Unix domain socket (`IDENTITY_PROXY_SOCKET`): only a proxy on this machine
+    /// that may open that file talks there.
+    public let viaProxySocket: Bool
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerAddress = source.channel.remoteAddress?.ipAddress
+        if case .unixDomainSocket = source.channel.localAddress { viaProxySocket = true } else { viaProxySocket = false }
     }
 }

@@ -9,7 +9,7 @@ extension IdentityRoutes {
     // What the handlers share: addresses, throttles, signing, responses and their problems.
 
     func clientAddress(_ request: Request, _ context: IdentityRequestContext) -> String {
-        addresses.clientAddress(peer: context.peerAddress, forwardedFor: request.headers[.xForwardedFor])
+        addresses.clientAddress(peer: context.peerAddress, forwardedFor: request.headers[.xForwardedFor], viaProxySocket: context.viaProxySocket)
     }
 
     func admit(_ key: String, limit: Int, window: Double) async throws {
