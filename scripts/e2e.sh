@@ -92,6 +92,12 @@ request GET "$GATEWAY/app" 301
 request POST "$GATEWAY/login" 200 -H 'Content-Type: application/json' -d "$CRED"
 [[ $(grep -ci '^set-cookie: refresh_token=rt_' "$WORK/headers") == 1 ]] || fail "the gateway passes the refresh cookie"
 request GET "$GATEWAY/notes" 200 -H "Authorization: Bearer $(json "$WORK/body" '["access_token"]')"
+# A browser on the gateway's own origin may use the cookie endpoints; a page of another origin may not, and a form
+# post (no preflight needed) is refused by its media type before it can log anybody out.
+request POST "$GATEWAY/login" 200 -H 'Content-Type: application/json' -H "Origin: $GATEWAY" -H 'Sec-Fetch-Site: same-origin' -d "$CRED"
+request POST "$GATEWAY/login" 403 -H 'Content-Type: application/json' -H 'Origin: https://evil.example' -d "$CRED"
+expect_code origin_not_allowed
+request POST "$GATEWAY/logout" 415 -H 'Content-Type: application/x-www-form-urlencoded' -d 'a=b'
 request GET "$GATEWAY/v1/keyring" 404 -H "Authorization: Bearer $(cat "$WORK/keys/notes.token")"
 expect_code not_found
 request GET "$GATEWAY/app/../keys/master.key" 400 --path-as-is

@@ -16,7 +16,8 @@ over `upstream` blocks instead of Docker's DNS. Through the gateway it checks:
 3. a note written through one notes replica reads back through every other;
 4. a key rotation reaches every replica, and a revocation rejects the old key's tokens on every notes replica, within
    the propagation bound (2 s);
-5. per-address login limits count the client the gateway saw, and a forged X-Forwarded-For changes nothing;
+5. per-address login limits count the client the gateway saw, and a forged X-Forwarded-For changes nothing; a
+   login from the gateway's own origin passes and one from another origin is 403 origin_not_allowed;
 6. `kill -9` of a notes replica under load loses no idempotent request (nginx retries them on another replica), and
    every acknowledged write is there afterwards; the replica restarts and gets traffic again;
 7. no service wrote a file in its working directory (all state in PostgreSQL: the containers' root is read-only);
@@ -457,6 +458,19 @@ def check_client_addresses(gateway):
         f"{statuses[-1]} on the next; 127.0.0.3 still gets {other.status}")
 
 
+def check_origin(gateway, name, password):
+    """Through nginx, identity's cookie endpoints take a browser request from the gateway's own origin (nginx forwards
+    the Host with its port as X-Forwarded-Host) and refuse one from another origin with 403 origin_not_allowed."""
+    own = f"http://127.0.0.1:{gateway.port}"
+    same = gateway("POST", "/login", body={"username": name, "password": password},
+                   headers={"Origin": own, "Sec-Fetch-Site": "same-origin"})
+    check(same.status == 200, f"a login from the gateway's own origin {own}: {same}")
+    evil = gateway("POST", "/login", body={"username": name, "password": password},
+                   headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    check(evil.status == 403 and evil.json.get("code") == "origin_not_allowed", f"a login from another origin: {evil}")
+    say(f"origin: a login from {own} → {same.status}, from https://evil.example → {evil.status} {evil.json.get('code')}")
+
+
 def check_replica_loss(gateway, notes, access):
     known = []
     for index in range(20):
@@ -627,6 +641,7 @@ def main():
     check_notes_across_replicas(gateway, notes, access)
     check_key_propagation(gateway, keys, identities, notes, keys_dir, name, password)
     check_client_addresses(gateway)
+    check_origin(gateway, name, password)
     access = login(gateway, name, password).json["access_token"]
     check_replica_loss(gateway, notes, access)
     check_no_local_files([keys] + identities + notes)

@@ -47,14 +47,4 @@ public struct CORSAllowListMiddleware<Context: RequestContext>: RouterMiddleware
         }
         return response
     }
-
-    /// Whether `text` is an exact origin: `http` or `https`, a host, an optional port, nothing else.
-    public static func isOrigin(_ text: String) -> Bool {
-        guard let schemeEnd = text.range(of: "://") else { return false }
-        let scheme = text[..<schemeEnd.lowerBound]
-        let authority = text[schemeEnd.upperBound...]
-        guard scheme == "http" || scheme == "https", !authority.isEmpty else { return false }
-        return authority.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "[" || $0 == "]" }
-            && authority.first != ":" && !authority.hasSuffix(":")
-    }
 }

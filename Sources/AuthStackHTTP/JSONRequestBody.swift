@@ -5,10 +5,12 @@ import NIOCore
 /// The one reader of JSON request bodies, for every service (docs/design.md §5.1; the rule is in docs/decisions.md,
 /// "One JSON request-body reader"): media type first, then size, then the JSON itself.
 ///
-/// - `Content-Type` must be `application/json` (any parameters, any case) or absent. Anything else is 415
-///   `unsupported_media_type`, `application/*+json` included: no endpoint here takes another JSON media type, and a
-///   form-encoded body (what `curl -d` sends without `-H`) is refused rather than guessed at. JSON is UTF-8 by
-///   definition (RFC 8259 §8.1), so a `charset` parameter changes nothing and the bytes must be valid UTF-8.
+/// - `Content-Type` must be `application/json` (any parameters, any case), or absent when the body is empty. Anything
+///   else is 415 `unsupported_media_type`: `application/*+json`, since no endpoint here takes another JSON media
+///   type; a form-encoded body (what `curl -d` sends without `-H`), refused rather than guessed at; and a body with no
+///   type at all, which a browser's `fetch` may send cross-site without a preflight (docs/security.md "Origin
+///   check"). JSON is UTF-8 by definition (RFC 8259 §8.1), so a `charset` parameter changes nothing and the bytes
+///   must be valid UTF-8.
 /// - A body over the limit is 413 `payload_too_large`, refused from its `Content-Length` before any byte is read, or
 ///   once the limit is crossed for a chunked body.
 /// - The body is parsed with the strict reader the token verifier uses (``StrictJSON``): RFC 8259 grammar, valid
@@ -50,6 +52,9 @@ public struct JSONRequestBody: Sendable {
             guard allowEmpty else { throw invalidDocument("The request needs a JSON body.", "a JSON object is required") }
             return JSONRequestBody(members: [:])
         }
+        guard request.headers[.contentType] != nil else {
+            throw ProblemDetails(.unsupportedMediaType, detail: "Send the body as application/json (a body needs a Content-Type).")
+        }
         return try buffer.withUnsafeReadableBytes { raw throws(ProblemDetails) in
             try JSONRequestBody(json: raw.assumingMemoryBound(to: UInt8.self))
         }
@@ -76,7 +81,7 @@ public struct JSONRequestBody: Sendable {
 
     private init(members: [String: Member]) { self.members = members }
 
-    /// `true` for no media type, or `application/json` with any parameters (RFC 9110 §8.3.1: type and subtype are
+    /// `true` for no media type (the body must then be empty), or `application/json` with any parameters (RFC 9110 §8.3.1: type and subtype are
     /// case-insensitive, white space may surround the `;`).
     public static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return true }

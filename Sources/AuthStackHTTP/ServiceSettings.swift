@@ -38,6 +38,13 @@ public struct ServiceSettings: Sendable, Equatable {
         /// `<PREFIX>_METRICS_PORT`.
         public var port: Int
 
+        /// `<PREFIX>_METRICS_PORT` and `<PREFIX>_METRICS_HOST`; nil when the port is unset.
+        init?(prefix: String, reader: ConfigurationReader) throws(InvalidSetting) {
+            let host = try reader.text("\(prefix)_METRICS_HOST", default: "127.0.0.1", accepted: "an IP address or host name")
+            guard let port = try reader.optionalInteger("\(prefix)_METRICS_PORT", in: 0...65535) else { return nil }
+            self.init(host: host, port: port)
+        }
+
         /// `/metrics` on `host`:`port`.
         public init(host: String = "127.0.0.1", port: Int) {
             self.host = host
@@ -64,18 +71,8 @@ public struct ServiceSettings: Sendable, Equatable {
         port = try reader.integer("\(prefix)_PORT", default: defaultPort, in: 0...65535)
         idleTimeout = try reader.seconds("\(prefix)_IDLE_TIMEOUT", default: idleTimeout, in: 1...3_600)
         bodyTimeout = try reader.seconds("\(prefix)_BODY_TIMEOUT", default: bodyTimeout, in: 1...3_600)
-        let origins = try reader.list("\(prefix)_CORS_ORIGINS", default: [], accepted: "exact origins (https://app.example.com), comma-separated")
-        for origin in origins where !CORSAllowListMiddleware<BasicRequestContext>.isOrigin(origin) {
-            throw InvalidSetting(
-                variable: "\(prefix)_CORS_ORIGINS",
-                reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)"
-            )
-        }
-        corsOrigins = origins
-        let metricsHost = try reader.text("\(prefix)_METRICS_HOST", default: "127.0.0.1", accepted: "an IP address or host name")
-        if let metricsPort = try reader.optionalInteger("\(prefix)_METRICS_PORT", in: 0...65535) {
-            metrics = MetricsListener(host: metricsHost, port: metricsPort)
-        }
+        corsOrigins = try reader.origins("\(prefix)_CORS_ORIGINS")
+        metrics = try MetricsListener(prefix: prefix, reader: reader)
         let level = try reader.text("LOG_LEVEL", default: "info", accepted: "trace, debug, info, notice, warning, error or critical")
         guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
             throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")

@@ -46,8 +46,16 @@ func buildIdentityApplication<Source: KeyringSource>(
     runtime.readiness.add("database") { await store.isReachable() }
     runtime.readiness.add("keyring") { keyring.current() != nil }
     let router = runtime.makeRouter(context: IdentityRequestContext.self, corsOrigins: settings.corsOrigins, metrics: settings.metrics == nil)
-    IdentityRoutes(configuration: configuration, store: store, passwords: passwords, keyring: keyring, registry: runtime.registry, clock: clock)
-        .addRoutes(to: router)
+    IdentityRoutes(
+        configuration: configuration,
+        store: store,
+        passwords: passwords,
+        keyring: keyring,
+        registry: runtime.registry,
+        corsOrigins: settings.corsOrigins,
+        clock: clock
+    )
+    .addRoutes(to: router)
     let maintenance = IdentityMaintenance(store: store, configuration: configuration, clock: clock, logger: runtime.logger)
     return runtime.makeApplication(
         router: router,

@@ -62,7 +62,7 @@ import Testing
         #expect(moved.metrics == .init(host: "10.0.0.5", port: 9102))
         for value in ["-1", "65536", "nine"] {
             #expect(throws: InvalidSetting(variable: "NOTES_METRICS_PORT", reason: "expected a whole number from 0 to 65535")) {
-                try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: ["NOTES_METRICS_PORT": value])
+                _ = try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: ["NOTES_METRICS_PORT": value])
             }
         }
     }

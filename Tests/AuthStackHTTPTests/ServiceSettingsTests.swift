@@ -20,6 +20,6 @@ import Testing
 
     @Test(arguments: [["NOTES_PORT": "http"], ["NOTES_PORT": "70000"], ["LOG_LEVEL": "loud"]])
     func invalidValuesAreAClearError(environment: [String: String]) {
-        #expect(throws: InvalidSetting.self) { try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: environment) }
+        #expect(throws: InvalidSetting.self) { _ = try ServiceSettings(prefix: "NOTES", defaultPort: 8082, environment: environment) }
     }
 }

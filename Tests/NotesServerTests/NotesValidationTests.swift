@@ -228,8 +228,23 @@ import Testing
         }
     }
 
-    @Test(arguments: ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON;charset=UTF-8", "application/json ; x=y", nil])
-    func jsonOrNoMediaTypeIsAccepted(contentType: String?) async throws {
+    /// A body with no `Content-Type` is 415 like a form: it is what a cross-site `fetch` may send without a preflight.
+    @Test func aBodyWithoutAMediaTypeIs415() async throws {
+        let fixture = NotesFixture()
+        try await fixture.application().test(.router) { client in
+            let response = try await client.execute(
+                uri: "/notes",
+                method: .post,
+                headers: HTTP.bearer(fixture.token()),
+                body: HTTP.body(#"{"title":"x"}"#)
+            )
+            #expect(response.status == .unsupportedMediaType)
+            #expect(try HTTP.problemCode(response) == "unsupported_media_type")
+        }
+    }
+
+    @Test(arguments: ["application/json", "application/json; charset=utf-8", "APPLICATION/JSON;charset=UTF-8", "application/json ; x=y"])
+    func jsonIsAccepted(contentType: String?) async throws {
         let fixture = NotesFixture()
         let token = fixture.token()
         try await fixture.application().test(.router) { client in

@@ -105,6 +105,26 @@ public struct ConfigurationReader: Sendable {
         return items
     }
 
+    /// A comma-separated list of exact browser origins (`https://app.example.com`, `http://localhost:5173`): scheme
+    /// `http` or `https`, a host, an optional port, nothing else; never `*`.
+    public func origins(_ name: String) throws(InvalidSetting) -> [String] {
+        let origins = try list(name, default: [], accepted: "exact origins (https://app.example.com), comma-separated")
+        if let origin = origins.first(where: { !Self.isOrigin($0) }) {
+            throw InvalidSetting(variable: name, reason: "\(origin) is not an exact origin like https://app.example.com (no path, no *)")
+        }
+        return origins
+    }
+
+    /// Whether `text` is an exact origin: `http` or `https`, a host, an optional port, nothing else.
+    public static func isOrigin(_ text: String) -> Bool {
+        guard let schemeEnd = text.range(of: "://") else { return false }
+        let scheme = text[..<schemeEnd.lowerBound]
+        let authority = text[schemeEnd.upperBound...]
+        guard scheme == "http" || scheme == "https", !authority.isEmpty else { return false }
+        return authority.allSatisfy { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "[" || $0 == "]" }
+            && authority.first != ":" && !authority.hasSuffix(":")
+    }
+
     /// A number of seconds within `range`.
     public func seconds(_ name: String, default value: Double, in range: ClosedRange<Double>) throws(InvalidSetting) -> Double {
         let bounds = "\(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))"

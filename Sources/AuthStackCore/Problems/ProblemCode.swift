@@ -44,6 +44,8 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case refreshTokenReused = "refresh_token_reused"
     /// 404: no live session of this user has that id.
     case sessionNotFound = "session_not_found"
+    /// 403: a browser sent a cookie-endpoint request from a page of another origin (docs/security.md "Origin check").
+    case originNotAllowed = "origin_not_allowed"
 
     // MARK: Notes
     /// 404: no note of this user has that id.
@@ -66,7 +68,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         switch self {
         case .invalidRequest: 400
         case .missingToken, .invalidToken, .tokenExpired, .invalidCredentials, .invalidRefreshToken, .refreshTokenReused, .unauthorized: 401
-        case .forbidden: 403
+        case .forbidden, .originNotAllowed: 403
         case .notFound, .sessionNotFound, .noteNotFound, .keyNotFound: 404
         case .methodNotAllowed: 405
         case .requestTimeout: 408
@@ -101,6 +103,7 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .invalidRefreshToken: "The refresh token is invalid"
         case .refreshTokenReused: "The refresh token was already used"
         case .sessionNotFound: "Session not found"
+        case .originNotAllowed: "The request's origin is not allowed"
         case .noteNotFound: "Note not found"
         case .unauthorized: "Client authentication is required"
         case .forbidden: "The client is not allowed to do this"

@@ -45,12 +45,12 @@ extension IdentityRoutes {
         }
     }
 
-    /// Always 204 and a cleared cookie: logging out twice, or with a token that is gone, is not an error.
-    func logout(_ request: Request) async -> Response {
-        var text: String? = nil
-        if var body = try? await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes, allowEmpty: true) {
-            text = body.optionalString("refresh_token")
-        }
+    /// 204 and a cleared cookie: logging out twice, or with a token that is gone, is not an error. A body that is not
+    /// JSON is (415, 400, 413, like every endpoint): a cross-site form post must not log anyone out.
+    func logout(_ request: Request) async throws -> Response {
+        var body = try await JSONRequestBody.read(request, limit: configuration.maximumBodyBytes, allowEmpty: true)
+        let text = body.optionalString("refresh_token")
+        try body.validate()
         if let token = (text ?? request.cookies["refresh_token"]?.value).flatMap(RefreshToken.init(presented:)) {
             _ = try? await store.revokeSession(of: token, now: clock())
         }

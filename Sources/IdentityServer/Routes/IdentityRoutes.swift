@@ -14,6 +14,7 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
     let keyring: Source
     let authenticator: BearerAuthenticator<Source>
     let addresses: ClientAddressResolver
+    let origins: OriginCheck
     let metrics: IdentityMetrics
     let clock: @Sendable () -> Date
 
@@ -23,6 +24,7 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
         passwords: PasswordHashingPool,
         keyring: Source,
         registry: PrometheusCollectorRegistry,
+        corsOrigins: [String],
         clock: @escaping @Sendable () -> Date
     ) {
         self.configuration = configuration
@@ -36,19 +38,42 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
             now: { clock().timeIntervalSince1970 }
         )
         self.addresses = ClientAddressResolver(trustedProxies: configuration.trustedProxies)
+        self.origins = OriginCheck(allowList: Set(corsOrigins))
         self.metrics = IdentityMetrics(registry: registry)
         self.clock = clock
     }
 
     func addRoutes(to router: ServiceRouter<IdentityRequestContext>) {
-        router.post("/signup") { request, context in try await signup(request, context) }
-        router.post("/login") { request, context in try await login(request, context) }
-        router.post("/refresh") { request, context in try await refresh(request, context) }
-        router.post("/logout") { request, _ in await logout(request) }
-        router.post("/logout-all") { request, _ in try await logoutAll(request) }
+        // The endpoints a browser's cookie or a cross-site form can drive check where the request came from first.
+        router.post("/signup") { request, context in
+            try sameOrigin(request, context)
+            return try await signup(request, context)
+        }
+        router.post("/login") { request, context in
+            try sameOrigin(request, context)
+            return try await login(request, context)
+        }
+        router.post("/refresh") { request, context in
+            try sameOrigin(request, context)
+            return try await refresh(request, context)
+        }
+        router.post("/logout") { request, context in
+            try sameOrigin(request, context)
+            return try await logout(request)
+        }
+        router.post("/logout-all") { request, context in
+            try sameOrigin(request, context)
+            return try await logoutAll(request)
+        }
         router.get("/me") { request, _ in try await me(request) }
         router.get("/sessions") { request, _ in try await sessions(request) }
         router.delete("/sessions/{id}") { request, context in try await deleteSession(request, id: try context.parameters.require("id")) }
+    }
+
+    /// 403 `origin_not_allowed` for a browser request from another origin (``OriginCheck``).
+    func sameOrigin(_ request: Request, _ context: IdentityRequestContext) throws {
+        let proxied = addresses.isTrustedProxy(peer: context.peerAddress, viaProxySocket: context.viaProxySocket)
+        try origins.require(request, fromTrustedProxy: proxied)
     }
 }
 
