@@ -41,16 +41,21 @@ extension UpCommand {
         (.init(name: "identity", socketPath: proxySocket), .init(name: "notes", baseURL: "http://\(Self.urlHost(host)):\(notesPort)"))
     }
 
-    /// A new directory only this user can enter (0700), for identity's proxy socket: `$TMPDIR`, or `/tmp` when that
-    /// would make the socket path longer than a Unix socket address holds.
-    static func makePrivateDirectory() throws -> String {
+    /// Where identity's proxy socket goes: `identity.sock` in the data directory, which the services keep at 0700 and
+    /// `up` creates so, so only this user can connect, and a socket left by a killed run is replaced by the next one.
+    /// When that path is too long for a Unix socket address (about 100 bytes), a fresh 0700 directory under `$TMPDIR`
+    /// or `/tmp` holds it instead; `temporaryDirectory` is then that directory, to remove at exit.
+    static func proxySocket(dataDirectory: String) throws -> (path: String, temporaryDirectory: String?) {
+        let inData = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path + "/identity.sock"
+        if inData.utf8.count <= 100 { return (inData, nil) }
         var base = NSTemporaryDirectory()
         if base.utf8.count > 60 { base = "/tmp/" }
         var template = Array((base.hasSuffix("/") ? base : base + "/").utf8CString.dropLast()) + Array("authstack-up.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
             throw CommandFailure("cannot create a private directory in \(base): \(String(cString: strerror(errno)))")
         }
-        return String(cString: made)
+        let directory = String(cString: made)
+        return (directory + "/identity.sock", directory)
     }
 }
 

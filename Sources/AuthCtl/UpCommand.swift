@@ -156,13 +156,21 @@ struct UpCommand: AsyncParsableCommand {
 
     /// Checks, prepares the secrets, starts the services and the gateway, and supervises them until a signal or a failure.
     func run() async throws {
-        let socketDirectory = try Self.makePrivateDirectory()
-        defer { try? FileManager.default.removeItem(atPath: socketDirectory) }
-        let proxySocket = socketDirectory + "/identity.sock"
+        let socket = try Self.proxySocket(dataDirectory: dataDirectory)
+        defer {
+            // A socket file left by a run that was killed is replaced by the next bind; a clean stop removes it.
+            try? FileManager.default.removeItem(atPath: socket.temporaryDirectory ?? socket.path)
+        }
+        let proxySocket = socket.path
         let services = self.services(proxySocket: proxySocket)
         let webRoot = try checkBeforeStarting(services)
         try prepareSecrets()
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        // 0700 like the directories the services create themselves: the databases, and identity's proxy socket, whose
+        // every caller is believed about the client's address.
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard chmod(dataDirectory, 0o700) == 0 else {
+            throw CommandFailure("cannot make \(dataDirectory) private (chmod 0700): \(String(cString: strerror(errno)))")
+        }
 
         let supervisor = Supervisor()
         supervisor.watchSignals()

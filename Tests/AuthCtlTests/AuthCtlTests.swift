@@ -117,11 +117,14 @@ import Testing
         #expect(upstreams.identity.baseURL == "http+unix://%2Ftmp%2Fup%2Dtest%2Fidentity%2Esock")
         #expect(upstreams.notes.baseURL == "http://127.0.0.1:8082")
 
-        let directory = try UpCommand.makePrivateDirectory()
+        let inData = try UpCommand.proxySocket(dataDirectory: "/var/lib/authstack/data")
+        #expect(inData.path == "/var/lib/authstack/data/identity.sock" && inData.temporaryDirectory == nil)
+        let long = try UpCommand.proxySocket(dataDirectory: "/tmp/" + String(repeating: "d", count: 120))
+        let directory = try #require(long.temporaryDirectory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(long.path == directory + "/identity.sock" && long.path.utf8.count <= 100, "too long for a socket address: a short private directory")
         let permissions = try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int
         #expect(permissions == 0o700, "only this user may reach the socket")
-        #expect((directory + "/identity.sock").utf8.count < 100)
     }
 
     @Test func keysHostMovesItDeliberately() throws {
