@@ -20,8 +20,11 @@ over `upstream` blocks instead of Docker's DNS. Through the gateway it checks:
    login from the gateway's own origin passes and one from another origin is 403 origin_not_allowed;
 6. `kill -9` of a notes replica under load loses no idempotent request (nginx retries them on another replica), and
    every acknowledged write is there afterwards; the replica restarts and gets traffic again;
-7. no service wrote a file in its working directory (all state in PostgreSQL: the containers' root is read-only);
-8. with every notes replica gone, the gateway answers a 502 bad_gateway problem and identity still works.
+7. PostgreSQL crashes under load for a few seconds: requests that need it get 503 + Retry-After within about a
+   second (never 500, never a hang), a forged token is still 401, every replica serves again once it is back, and no
+   acknowledged write is lost;
+8. no service wrote a file in its working directory (all state in PostgreSQL: the containers' root is read-only);
+9. with every notes replica gone, the gateway answers a 502 bad_gateway problem and identity still works.
 
 Prints figures for each; exits 1 at the first broken promise, 2 when a tool is missing. Everything it started is
 stopped by PID at the end, however it ends. Standard library only; loopback only; about 40 s.
@@ -52,6 +55,7 @@ PROPAGATION_BOUND = 2.0   # docs/design.md §9
 TIME_LIMIT = 240          # the whole run, start-up included; normally about 40 s
 GRACE = 2                 # IDENTITY_REFRESH_GRACE here, so that reuse can be shown without a 10 s wait
 FAILURES_PER_IP = 5       # IDENTITY_LOGIN_FAILURES_PER_IP here
+OUTAGE = 4  # seconds PostgreSQL is away in check_database_outage
 # Like compose, which trusts the private ranges its networks (and possibly its clients) live in: the whole loopback
 # range, the test's clients included. Only the gateway replacing X-Forwarded-For then keeps forged values out.
 TRUSTED_PROXIES = "127.0.0.0/8"
@@ -135,13 +139,16 @@ class PostgresCluster:
                               "--no-sync"])
         for attempt in range(3):
             port = free_port()
+            # fsync off: the machine does not crash, only the server (check_database_outage), and what it wrote is in
+            # the OS's cache. Commits stay synchronous, as in production, so an acknowledged write survives the crash.
             options = (f"-k {self.directory} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                       "-c fsync=off -c full_page_writes=off")
             result = subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", options,
                                                       "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if result.returncode == 0:
                 self.port = port
+                self.options = options
                 cleanups.append(self.stop)
                 break
             if attempt == 2:
@@ -157,6 +164,14 @@ class PostgresCluster:
     def stop(self):
         subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "fast", "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def crash(self):
+        """What a crash or a failover looks like to the services: every backend gone at once, no goodbye."""
+        run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "immediate", "stop"])
+
+    def restart(self):
+        run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", self.options,
+                              "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"])
 
     def tail(self):
         try:
@@ -471,6 +486,79 @@ def check_origin(gateway, name, password):
     say(f"origin: a login from {own} → {same.status}, from https://evil.example → {evil.status} {evil.json.get('code')}")
 
 
+def check_database_outage(gateway, postgres, services, access):
+    """PostgreSQL crashes (pg_ctl stop -m immediate) under load and comes back after OUTAGE seconds. While it is away,
+    requests that need it are answered 503 with Retry-After within about a second, never 500 and never a hang; a
+    forged token is still 401; every process stays up; once it is back every replica serves again, and every
+    acknowledged write is there."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    answers = []  # (phase, what, status, seconds, retry_after)
+    phase = ["before"]
+    written = []
+
+    def worker(what, request):
+        while not stop.is_set():
+            started = time.monotonic()
+            answer = request()
+            elapsed = time.monotonic() - started
+            with lock:
+                answers.append((phase[0], what, answer.status, elapsed, answer.headers.get("retry-after")))
+                if what == "write" and answer.status == 201:
+                    written.append(answer.json["id"])
+            time.sleep(0.02)
+
+    workers = [
+        threading.Thread(target=worker, args=("read", lambda: gateway("GET", "/notes?limit=5", token=access)), daemon=True),
+        threading.Thread(target=worker, args=("write", lambda: gateway("POST", "/notes", body={"title": "outage", "body": "x"},
+                                                                     token=access)), daemon=True),
+        threading.Thread(target=worker, args=("me", lambda: gateway("GET", "/me", token=access)), daemon=True),
+    ]
+    for thread in workers:
+        thread.start()
+    time.sleep(1)
+    postgres.crash()
+    crashed = time.monotonic()
+    with lock:
+        phase[0] = "outage"
+    forged = gateway("GET", "/notes", token=access[:-4] + "AAAA")
+    time.sleep(OUTAGE)
+    postgres.restart()
+    restarted = time.monotonic()
+    with lock:
+        phase[0] = "after"
+    recovered = None
+    while time.monotonic() - restarted < 30:
+        if gateway("GET", "/notes?limit=1", token=access).status == 200 and gateway("GET", "/me", token=access).status == 200:
+            recovered = time.monotonic() - restarted
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    stop.set()
+    for thread in workers:
+        thread.join(timeout=30)
+
+    outage = [a for a in answers if a[0] == "outage"]
+    refused = [a for a in outage if a[2] == 503]
+    check(forged.status == 401, f"a forged token during the outage: {forged}")
+    check(all(a[2] in (200, 201, 503) for a in answers), f"answers other than 200/201/503: "
+          f"{sorted({(a[1], a[2]) for a in answers if a[2] not in (200, 201, 503)})}")
+    check(refused and all(a[4] for a in refused), "503s during the outage must carry Retry-After")
+    slowest = max(a[3] for a in outage) if outage else 0
+    # nginx tries up to 3 replicas for a GET: each waits at most the acquire timeout (1 s) for a connection.
+    check(slowest < 5, f"the slowest answer during the outage took {slowest:.2f} s")
+    check(recovered is not None, "the replicas did not serve again within 30 s of PostgreSQL's restart")
+    for service in services:
+        check(service.process.poll() is None, f"{service.label} exited during the outage")
+    missing = [note for note in written if gateway("GET", f"/notes/{note}", token=access).status != 200]
+    check(not missing, f"{len(missing)} acknowledged notes are gone: {missing[:5]}")
+    first_refusal = min((a[3] for a in refused), default=0)
+    say(f"database outage: PostgreSQL crashed for {OUTAGE} s under load; {len(outage)} answers during it: "
+        f"{len(refused)} × 503 with Retry-After (slowest {slowest:.2f} s, fastest {first_refusal:.3f} s), "
+        f"{len(outage) - len(refused)} served before the crash was noticed, 0 × 500; forged token 401; every replica "
+        f"serving again {recovered:.2f} s after the restart; {len(written)} acknowledged writes all present")
+
+
 def check_replica_loss(gateway, notes, access):
     known = []
     for index in range(20):
@@ -644,6 +732,7 @@ def main():
     check_origin(gateway, name, password)
     access = login(gateway, name, password).json["access_token"]
     check_replica_loss(gateway, notes, access)
+    check_database_outage(gateway, postgres, [keys] + identities + notes, access)
     check_no_local_files([keys] + identities + notes)
     check_all_replicas_down(gateway, notes, access)
     say(f"PASS in {time.monotonic() - started:.1f} s")

@@ -20,13 +20,15 @@ extension ProblemDetails {
         )
     }
 
-    /// The problem for an error thrown anywhere below the middleware: our own problems pass through, Hummingbird's
-    /// `HTTPError`s (unknown route, body too large, …) map to their codes, anything else is a 500 whose detail says
-    /// nothing about the cause (the cause is logged instead).
+    /// The problem for an error thrown anywhere below the middleware: our own problems pass through, a database that
+    /// cannot serve now is a 503 with `Retry-After`, Hummingbird's `HTTPError`s (unknown route, body too large, …) map
+    /// to their codes, anything else is a 500 whose detail says nothing about the cause (the cause is logged instead).
     public static func from(_ error: any Error) -> ProblemDetails {
         switch error {
         case let problem as ProblemDetails:
             return problem
+        case let storage as StorageUnavailable:
+            return ProblemDetails(.serviceUnavailable, detail: storage.detail, retryAfter: storage.retryAfter)
         case let http as any HTTPResponseError:
             return from(status: http.status)
         case is HTTPParserError:

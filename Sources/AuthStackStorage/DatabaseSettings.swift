@@ -9,6 +9,9 @@ public struct DatabaseSettings: Sendable, Equatable {
     public var path: String
     /// The PostgreSQL database; set, it replaces the SQLite file.
     public var url: PostgresURL?
+    /// The longest a request waits for a PostgreSQL connection before it is answered 503 (`<PREFIX>_DATABASE_ACQUIRE_TIMEOUT`,
+    /// default 1 s; docs/design.md §7 "When the database misbehaves").
+    public var acquireTimeout: Double = 1
 
     /// Explicit settings.
     public init(path: String, url: PostgresURL? = nil) {
@@ -16,14 +19,15 @@ public struct DatabaseSettings: Sendable, Equatable {
         self.url = url
     }
 
-    /// Reads `<PREFIX>_DATABASE_PATH` (non-empty, default `defaultPath`) and `<PREFIX>_DATABASE_URL` (an empty value
-    /// counts as unset, for compose `.env` files).
+    /// Reads `<PREFIX>_DATABASE_PATH` (non-empty, default `defaultPath`), `<PREFIX>_DATABASE_URL` (an empty value
+    /// counts as unset, for compose `.env` files) and `<PREFIX>_DATABASE_ACQUIRE_TIMEOUT`.
     public init(prefix: String, defaultPath: String, reader: ConfigurationReader) throws(InvalidSetting) {
         path = try reader.path("\(prefix)_DATABASE_PATH", default: defaultPath)
         url = try reader.optional("\(prefix)_DATABASE_URL", accepted: "postgres://user:password@host:port/database[?sslmode=…]").map {
             text throws(InvalidSetting) in
             try PostgresURL(text, variable: "\(prefix)_DATABASE_URL")
         }
+        acquireTimeout = try reader.seconds("\(prefix)_DATABASE_ACQUIRE_TIMEOUT", default: acquireTimeout, in: 0.1...60)
     }
 
     /// Opens (creating and migrating) the store these settings select: `postgres` on a new pool when a URL is set,
@@ -34,7 +38,12 @@ public struct DatabaseSettings: Sendable, Equatable {
         postgres: (PostgresConnectionPool) async throws -> Store
     ) async throws -> OpenedStore<Store> {
         if let url {
-            let (store, pool) = try await PostgresConnectionPool.open(url: url, logger: logger, store: postgres)
+            let (store, pool) = try await PostgresConnectionPool.open(
+                url: url,
+                logger: logger,
+                acquireTimeout: .milliseconds(Int64(acquireTimeout * 1000)),
+                store: postgres
+            )
             return OpenedStore(store: store, pool: pool)
         }
         return OpenedStore(store: try await sqlite(path), pool: nil)

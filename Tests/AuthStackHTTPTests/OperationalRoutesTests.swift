@@ -13,6 +13,8 @@ import Testing
         router.get("/boom") { _, _ -> String in throw CancellationError() }
         router.get("/problem") { _, _ -> String in throw ProblemDetails(.rateLimited, detail: "slow down", retryAfter: 7) }
         router.get("/items/{id}") { _, _ in "item" }
+        router.get("/full") { _, _ -> String in throw StorageUnavailable(.diskFull) }
+        router.get("/away") { _, _ -> String in throw StorageUnavailable(.unreachable) }
         return Application(router: router.router)
     }
 
@@ -112,6 +114,21 @@ import Testing
                 let body = try problem(response)
                 #expect(body["code"] as? String == "internal_error")
                 #expect(!(body["detail"] as? String ?? "").contains("Cancellation"))
+            }
+        }
+    }
+
+    /// A database that cannot serve now is the service's 503 with `Retry-After`, naming the kind of failure, never a 500.
+    @Test func storageUnavailableIs503WithRetryAfter() async throws {
+        try await application().test(.router) { client in
+            for (uri, retryAfter, words) in [("/full", "30", "out of space"), ("/away", "1", "unreachable")] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .serviceUnavailable, "\(uri)")
+                    #expect(response.headers[.retryAfter] == retryAfter, "\(uri)")
+                    let body = try problem(response)
+                    #expect(body["code"] as? String == "service_unavailable")
+                    #expect((body["detail"] as? String)?.contains(words) == true)
+                }
             }
         }
     }

@@ -38,7 +38,7 @@ struct KeyServiceReplicaTests {
         }
     }
 
-    @Test func aRotationThroughOneReplicaReachesTheOthersLongPollWithinTwoSeconds() async throws {
+    @Test func aRotationThroughOneReplicaWakesTheOthersLongPoll() async throws {
         let policy = self.policy
         try await TestDatabase.with(.postgres) { database in
             let clock = TestClock(TestKeys.t0)
@@ -54,7 +54,8 @@ struct KeyServiceReplicaTests {
             let seen = try #require(await changed, "the long-poll on the other replica answered before its timeout")
             let delay = ContinuousClock.now - answered
             #expect(seen.version == rotated.version)
-            #expect(delay < .seconds(2), "propagation bound")
+            // The 2 s propagation bound is a measurement, made by `authctl drill` and scripts/scaled-topology.py on
+            // release builds; here only the mechanism is asserted (pushed to the long-poll, not found at its timeout).
             print("[measure] rotation through one replica reached the other's long-poll after \(delay)")
         }
     }

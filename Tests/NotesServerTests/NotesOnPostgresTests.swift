@@ -124,6 +124,50 @@ struct NotesOnPostgresTests {
         }
     }
 
+    /// An outage is answered at once (issue 23): with the database refusing connections, a request that needs it gets
+    /// 503 with `Retry-After` after at most the acquire timeout (1 s), and the next ones at once, instead of hanging for
+    /// a minute and then answering 500. What needs no database goes on: a bad token is still 401, `/healthz` is 200.
+    /// The service serves again once the database does.
+    @Test func anOutageIsAnswered503AtOnceAndTheServiceComesBack() async throws {
+        try await TestDatabase.with(.postgres) { database in
+            let fixture = NotesFixture().on(database)
+            let token = fixture.token()
+            let outage = DatabaseOutage(try #require(database.url))
+            let ended: Void? = try await finished(within: .seconds(60)) {
+                try await fixture.application().test(.router) { client in
+                    #expect(try await client.execute(uri: "/notes", method: .get, headers: NotesHTTP.bearer(token)).status == .ok)
+                    try await outage.begin()
+                    for attempt in 0..<3 {
+                        let answer: TestResponse? = try await finished(within: .seconds(10)) {
+                            try await client.execute(uri: "/notes", method: .get, headers: NotesHTTP.bearer(token))
+                        }
+                        let response = try #require(answer, "GET /notes hung during the outage (attempt \(attempt))")
+                        #expect(response.status == .serviceUnavailable, "attempt \(attempt)")
+                        #expect(response.headers[.retryAfter] == "1")
+                        #expect(try NotesHTTP.problemCode(response) == "service_unavailable")
+                    }
+                    var write = NotesHTTP.bearer(token)
+                    write[.contentType] = "application/json"
+                    let created = try await client.execute(uri: "/notes", method: .post, headers: write, body: NotesHTTP.body(#"{"title":"x"}"#))
+                    #expect(created.status == .serviceUnavailable, "a write is refused the same way, never a 500")
+                    #expect(try await client.execute(uri: "/notes", method: .get, headers: NotesHTTP.bearer("not-a-token")).status == .unauthorized)
+                    #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+                    #expect(try await client.execute(uri: "/readyz", method: .get).status == .serviceUnavailable)
+                    try await outage.end()
+                    var status = HTTPResponse.Status.serviceUnavailable
+                    for _ in 0..<80 where status != .ok {
+                        status = try await client.execute(uri: "/notes", method: .get, headers: NotesHTTP.bearer(token)).status
+                        if status != .ok { try await Task.sleep(for: .milliseconds(250)) }
+                    }
+                    #expect(status == .ok, "serving again within 20 s of the database accepting connections")
+                }
+            }
+            #expect(ended != nil, "the outage test did not finish within 60 s")
+            try? await outage.end()
+            await outage.close()
+        }
+    }
+
     /// The database refuses new connections and ends the current ones, then accepts them again. The pool's idle
     /// connection is closed by the server at the moment `/readyz` borrows it; that race once left the statement waiting
     /// forever (see `PostgresConnectionLossTests`), so the whole test runs under a bounded wait.
@@ -133,17 +177,17 @@ struct NotesOnPostgresTests {
             // The database refuses new connections and its current ones end; it is still there, so the pool's
             // reconnection succeeds once it accepts them again (a dropped database would leave the pool retrying).
             let url = try #require(database.url)
-            let admin = Self.admin(url)
+            let outage = DatabaseOutage(url)
             let ended: Void? = try await finished(within: .seconds(90)) {
                 try await fixture.application().test(.router) { client in
                     #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
-                    try await Self.accept(false, url, admin)
+                    try await outage.begin()
                     let started = ContinuousClock.now
                     let response = try await client.execute(uri: "/readyz", method: .get)
                     #expect(response.status == .serviceUnavailable)
                     #expect(String(buffer: response.body).contains("database"))
                     #expect(ContinuousClock.now - started < .seconds(4), "the check is bounded to 2 s")
-                    try await Self.accept(true, url, admin)
+                    try await outage.end()
                     var ready = false
                     for _ in 0..<40 where !ready {
                         ready = try await client.execute(uri: "/readyz", method: .get).status == .ok
@@ -153,7 +197,7 @@ struct NotesOnPostgresTests {
                 }
             }
             #expect(ended != nil, "the test or the service's shutdown did not finish within 90 s")
-            await admin.close()
+            await outage.close()
         }
     }
 
@@ -164,12 +208,12 @@ struct NotesOnPostgresTests {
             let fixture = NotesFixture().on(database)
             let token = fixture.token()
             let url = try #require(database.url)
-            let admin = Self.admin(url)
+            let outage = DatabaseOutage(url)
             let waiting = Mutex<Task<HTTPResponse.Status, any Error>?>(nil)
             let ended: Void? = try await finished(within: .seconds(30)) {
                 try await fixture.application().test(.router) { client in
                     #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
-                    try await Self.accept(false, url, admin)
+                    try await outage.begin()
                     // Still waiting for a connection when the service stops.
                     waiting.withLock { $0 = Task { try await client.execute(uri: "/notes", method: .get, headers: NotesHTTP.bearer(token)).status } }
                     try await Task.sleep(for: .milliseconds(300))
@@ -180,8 +224,8 @@ struct NotesOnPostgresTests {
                 let outcome = try await finished(within: .seconds(10)) { await request.result }
                 #expect(outcome != nil, "the request waiting for a connection did not end when the service stopped")
             }
-            try await Self.accept(true, url, admin)
-            await admin.close()
+            try await outage.end()
+            await outage.close()
         }
     }
 
@@ -215,14 +259,4 @@ struct NotesOnPostgresTests {
 
     /// A one-connection pool on the server's `postgres` database: PostgreSQL will not close the database a session is
     /// connected to.
-    private static func admin(_ url: PostgresURL) -> PostgresConnectionPool {
-        PostgresConnectionPool(url: url.with(database: "postgres"), logger: TestDatabase.logger, maximumConnections: 1)
-    }
-
-    /// Lets `url`'s database accept connections, or refuses them and ends the current ones.
-    private static func accept(_ allowed: Bool, _ url: PostgresURL, _ admin: PostgresConnectionPool) async throws {
-        _ = try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(url.database) ALLOW_CONNECTIONS \(allowed)"))
-        guard !allowed else { return }
-        _ = try await admin.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(url.database)")
-    }
 }

@@ -1,7 +1,9 @@
+import AuthStackCore
 import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// A postgres-nio client whose `run()` is active from the moment the pool is opened until it is closed.
 ///
@@ -15,12 +17,32 @@ import ServiceLifecycle
 /// (see there): a connection the server has just closed fails the statement, and a statement that was never sent is
 /// run again on another connection. ``answers(within:)`` and ``close()`` do not wait past their deadlines, whatever
 /// postgres-nio is waiting for.
+///
+/// When the server is away (docs/design.md §7 "When the database misbehaves"), postgres-nio keeps every caller waiting
+/// for a connection while it retries in the background: a request used to hang for a minute and then answer 500. Here a
+/// caller waits at most ``acquireTimeout`` for a connection; then the pool counts the database as unavailable and
+/// every later caller is refused at once with ``StorageUnavailable`` (a 503 with `Retry-After`), while one probe
+/// every ``probeInterval`` asks the server for `SELECT 1`; its first answer opens the pool again. A statement cut off by
+/// the server going away, and the server's own "come back later" errors (too many connections, disk full, shutting
+/// down), are ``StorageUnavailable`` too. Each episode is logged once when it begins and once when it ends.
 public final class PostgresConnectionPool: Service, Sendable {
     /// The database, without its password.
     public let url: PostgresURL
     private let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
+    /// The longest a caller waits for a connection (`<PREFIX>_DATABASE_ACQUIRE_TIMEOUT`, default 1 s).
+    public let acquireTimeout: Duration
+    /// How often a probe asks an unavailable server whether it is back.
+    static let probeInterval: Duration = .milliseconds(500)
+    private let availability = Mutex(Availability.available)
+
+    /// Whether callers may ask for connections.
+    enum Availability: Sendable, Equatable {
+        case available
+        /// Refused at once since `since`, for `cause`; a probe is running.
+        case unavailable(cause: StorageUnavailable.Cause, since: ContinuousClock.Instant)
+    }
     /// Queries log nothing: their text and binds stay out of the logs whatever `LOG_LEVEL` says.
     static let silent = Logger(label: "authstack.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     /// How long ``close()`` waits for the client's background work to end: a connection attempt in flight ends within
@@ -33,6 +55,7 @@ public final class PostgresConnectionPool: Service, Sendable {
         url: PostgresURL,
         logger: Logger,
         maximumConnections: Int = 20,
+        acquireTimeout: Duration = .seconds(1),
         eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
     ) {
         var configuration = url.clientConfiguration
@@ -42,6 +65,7 @@ public final class PostgresConnectionPool: Service, Sendable {
         self.url = url
         self.client = client
         self.logger = logger
+        self.acquireTimeout = acquireTimeout
         running = Task { await client.run() }
     }
 
@@ -77,9 +101,10 @@ public final class PostgresConnectionPool: Service, Sendable {
     public static func open<Store: Sendable>(
         url: PostgresURL,
         logger: Logger,
+        acquireTimeout: Duration = .seconds(1),
         store open: (PostgresConnectionPool) async throws -> Store
     ) async throws -> (store: Store, pool: PostgresConnectionPool) {
-        let pool = PostgresConnectionPool(url: url, logger: logger)
+        let pool = PostgresConnectionPool(url: url, logger: logger, acquireTimeout: acquireTimeout)
         do {
             return (try await open(pool), pool)
         } catch {
@@ -96,31 +121,33 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// it throws (its error is rethrown as it is). A deadlock or serialisation failure reruns the whole transaction,
     /// up to three times, so `body` must have no effect outside the database; so does a connection found closed before
     /// a statement (`COMMIT` included) was sent on it, since the transaction cannot have committed then.
-    public func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        var attempt = 1
-        while true {
-            do {
-                return try await client.withConnection { connection in
-                    try await connection.rows("BEGIN")
-                    do {
-                        let result = try await body(connection)
-                        try await connection.rows("COMMIT")
-                        return result
-                    } catch {
-                        _ = try? await connection.rows("ROLLBACK")
-                        throw error
+    public func transaction<Result: Sendable>(_ body: sending @escaping (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await withAvailableConnection {
+            var attempt = 1
+            while true {
+                do {
+                    return try await $0 { connection in
+                        try await connection.rows("BEGIN")
+                        do {
+                            let result = try await body(connection)
+                            try await connection.rows("COMMIT")
+                            return result
+                        } catch {
+                            _ = try? await connection.rows("ROLLBACK")
+                            throw error
+                        }
                     }
+                } catch let error as PSQLError where attempt < Self.attempts && error.isTransient {
+                    attempt += 1
+                } catch is PostgresConnectionClosedError where attempt < Self.attempts {
+                    attempt += 1
                 }
-            } catch let error as PSQLError where attempt < Self.attempts && error.isTransient {
-                attempt += 1
-            } catch is PostgresConnectionClosedError where attempt < Self.attempts {
-                attempt += 1
             }
         }
     }
 
     /// Whether the server answers a query within `timeout` (`/readyz`: the pool would otherwise wait for as long as
-    /// the server is away).
+    /// the server is away). An unavailable pool answers no at once.
     public func answers(within timeout: Duration = .seconds(2)) async -> Bool {
         (try? await Self.withDeadline(timeout) { try await self.rows("SELECT 1").count }) == 1
     }
@@ -128,15 +155,154 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// Runs one statement in a transaction of its own and returns its rows (run again on another connection when the
     /// one it was given turned out closed before the statement was sent).
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        var attempt = 1
-        while true {
-            do {
-                return try await client.withConnection { try await $0.rows(query) }
-            } catch is PostgresConnectionClosedError where attempt < Self.attempts {
-                attempt += 1
+        try await withAvailableConnection {
+            var attempt = 1
+            while true {
+                do {
+                    return try await $0 { try await $0.rows(query) }
+                } catch is PostgresConnectionClosedError where attempt < Self.attempts {
+                    attempt += 1
+                }
             }
         }
     }
+
+    /// A way to run a closure on a leased connection; ``withAvailableConnection(_:)`` hands one to its operation.
+    public typealias Lease<Result: Sendable> = (_ body: (PostgresConnection) async throws -> Result) async throws -> Result
+
+    /// Runs `operation`, which leases connections through the function it is given, if the database is available:
+    /// refused at once while it is not; given up after ``acquireTimeout`` when no connection comes (the pool is then
+    /// unavailable, and a probe starts); and with errors that mean "the database cannot serve now" turned into
+    /// ``StorageUnavailable``. Errors of `operation`'s own (a unique violation, say) pass as they are.
+    func withAvailableConnection<Result: Sendable>(
+        _ operation: sending @escaping (_ lease: Lease<Result>) async throws -> Result
+    ) async throws -> Result {
+        if case .unavailable(let cause, _) = availability.withLock({ $0 }) { throw StorageUnavailable(cause) }
+        let client = self.client
+        let timeout = acquireTimeout
+        // `operation` was sent to this call and is used by the work task alone.
+        let transferred = Transferred(operation)
+        // As in ``withDeadline(_:_:)``: the work runs in a task of its own, cancelled but not awaited when the caller
+        // stops waiting, since a postgres-nio call may ignore cancellation. Every lease (a transaction run again leases
+        // again) waits at most `timeout`; its race makes sure that a caller told "unavailable" never has its statements
+        // run later on a connection that came too late.
+        let (outcome, continuation) = AsyncThrowingStream.makeStream(of: Result.self)
+        let work = Task {
+            do {
+                let result = try await transferred.value { body in
+                    let race = LeaseRace()
+                    let timer = Task {
+                        try await Task.sleep(for: timeout)
+                        // Only the wait for a connection is bounded; a statement that has one runs to its end.
+                        if race.abandoned() { continuation.finish(throwing: StorageUnavailable(.unreachable)) }
+                    }
+                    defer { timer.cancel() }
+                    return try await client.withConnection { connection in
+                        guard race.leased() else { throw CancellationError() }
+                        return try await body(connection)
+                    }
+                }
+                continuation.yield(result)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        defer {
+            work.cancel()
+            continuation.finish()
+        }
+        do {
+            for try await result in outcome { return result }
+            throw CancellationError()
+        } catch {
+            guard let unavailable = Self.unavailability(error) else { throw error }
+            if unavailable.cause != .diskFull { becameUnavailable(unavailable.cause) }
+            throw unavailable
+        }
+    }
+
+    /// The ``StorageUnavailable`` an error means, if it means one: the server went away under a statement, or said it
+    /// cannot serve now (SQLSTATE class 53, insufficient resources; class 57P, shutting down or starting up).
+    public static func unavailability(_ error: any Error) -> StorageUnavailable? {
+        switch error {
+        case let unavailable as StorageUnavailable:
+            return unavailable
+        case is PostgresConnectionClosedError:
+            return StorageUnavailable(.unreachable)
+        case let error as PSQLError:
+            switch error.sqlState {
+            case "53100": return StorageUnavailable(.diskFull)
+            case "53300", "53400": return StorageUnavailable(.tooManyConnections)
+            case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004": return StorageUnavailable(.unreachable)
+            case nil:
+                // Not from the server: the connection failed or closed under the statement.
+                switch error.code {
+                case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection, .poolClosed:
+                    return StorageUnavailable(.unreachable)
+                default: return nil
+                }
+            default: return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// Marks the database unavailable (logged once per episode) and starts the probe that ends the episode.
+    private func becameUnavailable(_ cause: StorageUnavailable.Cause) {
+        let began = availability.withLock { state -> Bool in
+            guard case .available = state else { return false }
+            state = .unavailable(cause: cause, since: .now)
+            return true
+        }
+        guard began else { return }
+        logger.error(
+            "database unavailable; refusing requests that need it with 503 until it answers",
+            metadata: ["database": "\(url)", "cause": "\(cause.rawValue)"]
+        )
+        Task { [weak self] in await self?.probeUntilAvailable() }
+    }
+
+    /// Asks the server for `SELECT 1` every ``probeInterval`` until it answers, then opens the pool again.
+    private func probeUntilAvailable() async {
+        while !Task.isCancelled && !running.isCancelled {
+            try? await Task.sleep(for: Self.probeInterval)
+            let client = self.client
+            let answered =
+                (try? await Self.withDeadline(.seconds(2)) { try await client.withConnection { try await $0.rows("SELECT 1").count } }) == 1
+            guard answered else { continue }
+            let since = availability.withLock { state -> ContinuousClock.Instant? in
+                guard case .unavailable(_, let since) = state else { return nil }
+                state = .available
+                return since
+            }
+            if let since {
+                logger.notice("database available again", metadata: ["database": "\(url)", "unavailable_for": "\(since.duration(to: .now))"])
+            }
+            return
+        }
+    }
+
+    /// Whether callers may currently ask for connections (false during an outage episode).
+    public var isAvailable: Bool { availability.withLock { $0 == .available } }
+}
+
+/// A value handed from one task to another that alone uses it afterwards.
+private struct Transferred<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+/// Who wins between a lease's connection and its timer: exactly one of ``leased()`` and ``abandoned()`` returns true.
+private final class LeaseRace: Sendable {
+    private let state = Atomic<Int>(0)  // 0 waiting, 1 leased, 2 abandoned
+
+    /// A connection came: true unless the timer gave up first (then the connection must not be used).
+    func leased() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
+
+    /// The timer fired: true unless a connection came first.
+    func abandoned() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
 }
 
 /// A statement was not sent because its connection had closed (the server ended it, say): nothing of it reached the

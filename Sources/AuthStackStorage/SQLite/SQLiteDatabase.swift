@@ -1,5 +1,8 @@
+import AuthStackCore
 import Foundation
 import GRDB
+import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -77,5 +80,39 @@ extension Row {
     /// `fetchAll(_:sql:arguments:)` through the connection's statement cache (see `Database.executeCached`).
     public static func fetchAllCached(_ db: Database, sql: String, arguments: StatementArguments = StatementArguments()) throws -> [Row] {
         try fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+}
+
+extension DatabasePool {
+    /// GRDB's `write`, with a full disk or file system (`SQLITE_FULL`) reported as ``StorageUnavailable`` (`disk_full`:
+    /// a 503 with `Retry-After`, not a 500). The transaction is rolled back as any failed one is: nothing is half
+    /// written, reads go on, and writes succeed again once there is space. The episode is logged once when it begins
+    /// and once when it ends, not per request.
+    public func storageWrite<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            let result = try await write(updates)
+            DiskFullEpisode.shared.ended()
+            return result
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            DiskFullEpisode.shared.began(path: path)
+            throw StorageUnavailable(.diskFull)
+        }
+    }
+}
+
+/// Whether this process's SQLite writes are failing for lack of space, so that an episode is logged once.
+final class DiskFullEpisode: Sendable {
+    static let shared = DiskFullEpisode()
+    private let active = Atomic<Bool>(false)
+    private let logger = Logger(label: "authstack.storage")
+
+    func began(path: String) {
+        guard active.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        logger.error("database out of space; refusing writes with 503 until there is room", metadata: ["database": "\(path)", "cause": "disk_full"])
+    }
+
+    func ended() {
+        guard active.load(ordering: .relaxed), active.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged else { return }
+        logger.notice("database writes succeed again", metadata: ["cause": "disk_full"])
     }
 }

@@ -52,7 +52,8 @@ extension IdentityRoutes {
         let text = body.optionalString("refresh_token")
         try body.validate()
         if let token = (text ?? request.cookies["refresh_token"]?.value).flatMap(RefreshToken.init(presented:)) {
-            _ = try? await store.revokeSession(of: token, now: clock())
+            // A store that cannot revoke now is a 503, never a 204: the user must not believe the session ended.
+            _ = try await store.revokeSession(of: token, now: clock())
         }
         return Response(status: .noContent, headers: [.setCookie: clearedCookie, .cacheControl: "no-store"])
     }

@@ -63,7 +63,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func createUser(_ user: UserRecord) async throws {
         do {
-            try await database.write { db in try Self.insert(user, db) }
+            try await database.storageWrite { db in try Self.insert(user, db) }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             throw IdentityStoreError.usernameTaken
         }
@@ -100,13 +100,13 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     func replacePasswordHash(userID: String, old: String, new: String) async throws {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.executeCached(sql: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", arguments: [new, userID, old])
         }
     }
 
     func importUsers(_ users: [UserRecord]) async throws -> (imported: Int, skipped: [String]) {
-        try await database.write { db in
+        try await database.storageWrite { db in
             var skipped: [String] = []
             for user in users {
                 let taken =
@@ -124,7 +124,7 @@ struct SQLiteIdentityStore: IdentityStore {
     // MARK: Sessions and refresh tokens
 
     func createSession(_ session: SessionRecord, firstToken: RefreshToken) async throws {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.executeCached(
                 sql: """
                     INSERT INTO sessions (id, user_id, generation, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent)
@@ -149,7 +149,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func refresh(_ token: RefreshToken, admission: RefreshAdmission?, now: Date, settings: RefreshSettings) async throws -> RefreshResult {
         let hash = Data(token.hash)
-        return try await database.write { db -> RefreshResult in
+        return try await database.storageWrite { db -> RefreshResult in
             if let admission,
                 case .throttled(let retryAfter) = try Self.admit(admission.key, limit: admission.limit, window: admission.window, now: now, db)
             {
@@ -227,7 +227,7 @@ struct SQLiteIdentityStore: IdentityStore {
 
     func revokeSession(of token: RefreshToken, now: Date) async throws -> Bool {
         let hash = Data(token.hash)
-        return try await database.write { db in
+        return try await database.storageWrite { db in
             guard let record = try Self.token(hash: hash, db) else { return false }
             try Self.revoke(sessionID: record.sessionID, reason: "logout", now: now, db)
             return db.changesCount > 0
@@ -235,7 +235,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     func revokeSession(id: String, userID: String, now: Date) async throws -> Bool {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.executeCached(
                 sql: """
                     UPDATE sessions SET revoked_at = ?, revoke_reason = 'deleted'
@@ -255,7 +255,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     func revokeAllSessions(userID: String, now: Date) async throws -> Int {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.executeCached(
                 sql: "UPDATE sessions SET revoked_at = ?, revoke_reason = 'logout_all' WHERE user_id = ? AND revoked_at IS NULL",
                 arguments: [now.timeIntervalSince1970, userID]
@@ -281,7 +281,7 @@ struct SQLiteIdentityStore: IdentityStore {
     // MARK: Throttling
 
     func admit(_ key: String, limit: Int, window: Double, now: Date) async throws -> Admission {
-        try await database.write { db in try Self.admit(key, limit: limit, window: window, now: now, db) }
+        try await database.storageWrite { db in try Self.admit(key, limit: limit, window: window, now: now, db) }
     }
 
     /// A fixed-window admission inside the caller's write transaction.
@@ -292,7 +292,7 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     func admitLogin(accountKey: String, addressKey: String, settings: ThrottleSettings, now: Date) async throws -> Admission {
-        try await database.write { db in
+        try await database.storageWrite { db in
             let (addressAdmission, address) = ThrottlePolicy.admitInWindow(
                 try Self.counter(addressKey, db),
                 limit: settings.loginFailuresPerAddress,
@@ -312,14 +312,14 @@ struct SQLiteIdentityStore: IdentityStore {
     }
 
     func recordLoginSuccess(accountKey: String, addressKey: String) async throws {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.executeCached(sql: "DELETE FROM throttles WHERE key = ?", arguments: [accountKey])
             try db.executeCached(sql: "UPDATE throttles SET count = MAX(count - 1, 0) WHERE key = ?", arguments: [addressKey])
         }
     }
 
     func refundLoginAttempt(accountKey: String, addressKey: String, settings: ThrottleSettings) async throws {
-        try await database.write { db in
+        try await database.storageWrite { db in
             if let account = try Self.counter(accountKey, db) {
                 try Self.save(ThrottlePolicy.refundAccountAttempt(account, settings: settings), accountKey, db)
             }
@@ -350,7 +350,7 @@ struct SQLiteIdentityStore: IdentityStore {
     // MARK: Maintenance
 
     func prune(now: Date, retention: Double, longestWindow: Double, accountMemory: Double) async throws -> Int {
-        try await database.write { db in
+        try await database.storageWrite { db in
             let before = now.timeIntervalSince1970 - retention
             try db.executeCached(
                 sql: """

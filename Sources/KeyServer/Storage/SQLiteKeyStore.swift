@@ -44,7 +44,7 @@ struct SQLiteKeyStore: KeyStore {
         makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot {
-        try await database.write { db in
+        try await database.storageWrite { db in
             let before = try Self.read(db)
             let transitions = try decide(before.keys.map(\.metadata))
             guard !transitions.isEmpty else { return before }

@@ -71,7 +71,7 @@ struct SQLiteNoteStore: NoteStore {
     }
 
     func create(_ draft: NoteDraft, id: String, owner: String, now: Int64) async throws -> Note {
-        try await database.write { db in
+        try await database.storageWrite { db in
             let newest = try Int64.fetchOne(db.cachedStatement(sql: SQL.newest), arguments: [owner])
             let createdAt = Note.creationTime(now: now, newestOfOwner: newest)
             let note = Note(id: id, title: draft.title, body: draft.body, createdAt: createdAt, updatedAt: createdAt)
@@ -118,7 +118,7 @@ struct SQLiteNoteStore: NoteStore {
     }
 
     func update(id: String, owner: String, patch: NotePatch, now: Int64) async throws -> Note? {
-        try await database.write { db in
+        try await database.storageWrite { db in
             guard let note = try Self.note(id: id, owner: owner, db) else { return nil }
             guard let changed = patch.applied(to: note, now: now) else { return note }
             try db.cachedStatement(sql: SQL.update).execute(arguments: [changed.title, changed.body, changed.updatedAt, id, owner])
@@ -127,7 +127,7 @@ struct SQLiteNoteStore: NoteStore {
     }
 
     func delete(id: String, owner: String) async throws -> Bool {
-        try await database.write { db in
+        try await database.storageWrite { db in
             try db.cachedStatement(sql: SQL.delete).execute(arguments: [id, owner])
             return db.changesCount > 0
         }
