@@ -1,3 +1,4 @@
+import AuthStackCore
 import Hummingbird
 import Prometheus
 import Synchronization
@@ -44,6 +45,16 @@ public final class HTTPMetrics: Sendable {
 
     /// Records into `registry`.
     public init(registry: PrometheusCollectorRegistry) { self.registry = registry }
+
+    /// Counts one request refused with 503 because the database could not serve it (`storage_unavailable_total`, by
+    /// `cause`: `unreachable`, `too_many_connections`, `disk_full`; docs/design.md §7).
+    public func recordStorageRefusal(_ cause: StorageUnavailable.Cause) {
+        registry.counter(
+            "storage_unavailable",
+            help: "Requests answered 503 because the database could not serve them, by cause",
+            labels: [("cause", cause.rawValue)]
+        ).increment()
+    }
 
     /// Counts one request and records its latency.
     public func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {

@@ -43,7 +43,7 @@ public struct ServiceRuntime: Sendable {
         if !corsOrigins.isEmpty { router.add(middleware: CORSAllowListMiddleware(origins: corsOrigins)) }
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: HTTPMetricsMiddleware(metrics: httpMetrics))
-        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: ProblemMiddleware(metrics: httpMetrics))
         router.add(middleware: MethodNotAllowedMiddleware(table: router.table))
         OperationalRoutes(registry: registry, readiness: readiness).addRoutes(to: router, metrics: metrics)
         return router

@@ -130,6 +130,11 @@ import Testing
                     #expect((body["detail"] as? String)?.contains(words) == true)
                 }
             }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"storage_unavailable_total{cause="disk_full"} 1"#), "counted by cause")
+                #expect(text.contains(#"storage_unavailable_total{cause="unreachable"} 1"#))
+            }
         }
     }
 

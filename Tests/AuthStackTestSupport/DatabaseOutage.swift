@@ -10,7 +10,12 @@ package struct DatabaseOutage: Sendable {
     /// An outage of `url`'s database, not begun yet.
     package init(_ url: PostgresURL) {
         self.url = url
-        admin = PostgresConnectionPool(url: url.with(database: "postgres"), logger: TestDatabase.logger, maximumConnections: 1)
+        admin = PostgresConnectionPool(
+            url: url.with(database: "postgres"),
+            logger: TestDatabase.logger,
+            maximumConnections: 1,
+            acquireTimeout: .seconds(TestDatabase.acquireTimeout)
+        )
     }
 
     /// The database refuses new connections and its current ones end.

@@ -47,8 +47,15 @@ package final class TestDatabase: Sendable {
     /// The database settings a service uses for this database: the SQLite file `file` in ``directory``, or the
     /// PostgreSQL database.
     package func settings(file: String) -> DatabaseSettings {
-        DatabaseSettings(path: directory + "/" + file, url: url)
+        var settings = DatabaseSettings(path: directory + "/" + file, url: url)
+        settings.acquireTimeout = Self.acquireTimeout
+        return settings
     }
+
+    /// The tests' wait for a PostgreSQL connection: the whole suite runs at once on two cores, where making a
+    /// connection can take longer than a service's 1 s. An outage is still answered at once: a failed connection
+    /// attempt refuses the waiting callers whatever this says.
+    package static let acquireTimeout: Double = 30
 
     /// Opens a store as a service does (`open` is its `openStore`), and closes its pool with the others.
     package func adopt<Store>(_ opened: OpenedStore<Store>) -> Store {
@@ -76,7 +83,12 @@ package final class TestDatabase: Sendable {
 
     /// A one-connection pool on this PostgreSQL database, closed with the others.
     package func postgresPool() throws -> PostgresConnectionPool {
-        let pool = PostgresConnectionPool(url: try #require(url), logger: Self.logger, maximumConnections: 1)
+        let pool = PostgresConnectionPool(
+            url: try #require(url),
+            logger: Self.logger,
+            maximumConnections: 1,
+            acquireTimeout: .seconds(Self.acquireTimeout)
+        )
         adopt(pool)
         return pool
     }

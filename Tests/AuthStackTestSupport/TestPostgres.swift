@@ -85,7 +85,12 @@ package actor TestPostgres {
         if server == nil {
             server = Task {
                 let url = try await Self.serverURL()
-                let admin = PostgresConnectionPool(url: url, logger: .init(label: "test-postgres"), maximumConnections: 4)
+                let admin = PostgresConnectionPool(
+                    url: url,
+                    logger: .init(label: "test-postgres"),
+                    maximumConnections: 4,
+                    acquireTimeout: .seconds(TestDatabase.acquireTimeout)
+                )
                 return (url, admin)
             }
         }

@@ -18,7 +18,10 @@ struct IdentityDatabaseOutageTests {
 
     @Test func everyEndpointThatNeedsTheDatabaseAnswers503AndLogoutIsNotFaked() async throws {
         try await TestDatabase.with(.postgres) { database in
-            let fixture = try IdentityFixture { $0.database.url = database.url }
+            let fixture = try IdentityFixture {
+                $0.database.url = database.url
+                $0.database.acquireTimeout = TestDatabase.acquireTimeout
+            }
             let outage = DatabaseOutage(try #require(database.url))
             let ended: Void? = try await finished(within: .seconds(60)) {
                 try await fixture.application().test(.router) { client in

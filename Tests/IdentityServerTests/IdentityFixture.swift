@@ -39,6 +39,7 @@ struct IdentityFixture {
         var copy = self
         copy.configuration.database.path = database.directory + "/identity.sqlite"
         copy.configuration.database.url = database.url
+        copy.configuration.database.acquireTimeout = TestDatabase.acquireTimeout
         return copy
     }
 

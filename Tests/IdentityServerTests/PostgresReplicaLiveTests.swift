@@ -24,7 +24,10 @@ struct PostgresReplicaLiveTests {
     /// rotation, every caller gets the same successor.
     @Test func twentyConcurrentRefreshesAcrossTwoIdentityReplicasShareOneSuccessor() async throws {
         try await TestDatabase.with(.postgres) { database in
-            let fixture = try IdentityFixture { $0.database.url = database.url }
+            let fixture = try IdentityFixture {
+                $0.database.url = database.url
+                $0.database.acquireTimeout = TestDatabase.acquireTimeout
+            }
             try await fixture.application().test(.live) { first in
                 try await fixture.application().test(.live) { second in
                     let ports = [try #require(first.port), try #require(second.port)]

@@ -83,6 +83,7 @@ import Testing
         var configuration = IdentityConfiguration()
         configuration.database.path = NSTemporaryDirectory() + "import-\(UUID().uuidString)/identity.sqlite"
         if kind == .postgres { configuration.database.url = try await TestPostgres.shared.freshDatabase() }
+        configuration.database.acquireTimeout = TestDatabase.acquireTimeout
         let first = try await LegacyUserImport.run(json: Data(Self.export.utf8), configuration: configuration)
         #expect(first == LegacyUserImport.Report(imported: 2, skipped: []))
         let again = try await LegacyUserImport.run(json: Data(Self.export.utf8), configuration: configuration)

@@ -108,7 +108,7 @@ struct KeyServiceReplicaTests {
 
     @Test func anUnreachableDatabaseStopsStartUpWithoutShowingThePassword() async throws {
         let url = try PostgresURL("postgres://keys:s3cret-pw@127.0.0.1:1/keys?sslmode=disable", variable: "KEYS_DATABASE_URL")
-        let pool = PostgresConnectionPool(url: url, logger: TestDatabase.logger)
+        let pool = PostgresConnectionPool(url: url, logger: TestDatabase.logger, acquireTimeout: .seconds(TestDatabase.acquireTimeout))
         let started = ContinuousClock.now
         do {
             try await pool.migrate(component: "keys", migrations: PostgresKeyStore.migrations, timeout: .seconds(2))

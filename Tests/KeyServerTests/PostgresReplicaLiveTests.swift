@@ -26,6 +26,7 @@ struct PostgresReplicaLiveTests {
         try await TestDatabase.with(.postgres) { database in
             var fixture = try KeyServiceFixture()
             fixture.configuration.database.url = database.url
+            fixture.configuration.database.acquireTimeout = TestDatabase.acquireTimeout
             let writer = try await RunningKeyService.start(fixture)
             let reader = try await RunningKeyService.start(fixture)
             var configuration = KeyringFollowerConfiguration(keyServiceURL: "http://127.0.0.1:\(reader.port)", tokenFile: "unused")

@@ -38,6 +38,7 @@ struct NotesFixture {
         configured {
             $0.database.path = database.notesConfiguration.database.path
             $0.database.url = database.notesConfiguration.database.url
+            $0.database.acquireTimeout = TestDatabase.acquireTimeout
         }
     }
 

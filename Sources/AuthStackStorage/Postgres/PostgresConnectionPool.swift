@@ -35,14 +35,8 @@ public final class PostgresConnectionPool: Service, Sendable {
     public let acquireTimeout: Duration
     /// How often a probe asks an unavailable server whether it is back.
     static let probeInterval: Duration = .milliseconds(500)
-    private let availability = Mutex(Availability.available)
+    private let availability: PostgresAvailability
 
-    /// Whether callers may ask for connections.
-    enum Availability: Sendable, Equatable {
-        case available
-        /// Refused at once since `since`, for `cause`; a probe is running.
-        case unavailable(cause: StorageUnavailable.Cause, since: ContinuousClock.Instant)
-    }
     /// Queries log nothing: their text and binds stay out of the logs whatever `LOG_LEVEL` says.
     static let silent = Logger(label: "authstack.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     /// How long ``close()`` waits for the client's background work to end: a connection attempt in flight ends within
@@ -61,12 +55,17 @@ public final class PostgresConnectionPool: Service, Sendable {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        let client = PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
+        let availability = PostgresAvailability(logger: logger, database: "\(url)")
+        let backgroundLogger = Logger(label: logger.label) { _ in ConnectionEventsLogHandler(base: logger, availability: availability) }
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: backgroundLogger)
         self.url = url
         self.client = client
         self.logger = logger
         self.acquireTimeout = acquireTimeout
+        self.availability = availability
         running = Task { await client.run() }
+        let running = self.running
+        availability.onUnavailable { Task { await Self.probe(client, availability, until: running) } }
     }
 
     deinit { running.cancel() }
@@ -177,28 +176,34 @@ public final class PostgresConnectionPool: Service, Sendable {
     func withAvailableConnection<Result: Sendable>(
         _ operation: sending @escaping (_ lease: Lease<Result>) async throws -> Result
     ) async throws -> Result {
-        if case .unavailable(let cause, _) = availability.withLock({ $0 }) { throw StorageUnavailable(cause) }
+        try availability.check()
         let client = self.client
         let timeout = acquireTimeout
+        let availability = self.availability
         // `operation` was sent to this call and is used by the work task alone.
         let transferred = Transferred(operation)
         // As in ``withDeadline(_:_:)``: the work runs in a task of its own, cancelled but not awaited when the caller
         // stops waiting, since a postgres-nio call may ignore cancellation. Every lease (a transaction run again leases
-        // again) waits at most `timeout`; its race makes sure that a caller told "unavailable" never has its statements
-        // run later on a connection that came too late.
+        // again) waits at most `timeout`, and no longer than until a connection attempt fails; its race makes sure that
+        // a caller told "unavailable" never has its statements run later on a connection that came too late.
         let (outcome, continuation) = AsyncThrowingStream.makeStream(of: Result.self)
         let work = Task {
             do {
                 let result = try await transferred.value { body in
                     let race = LeaseRace()
+                    let waiter = availability.wait(.init(race: race) { continuation.finish(throwing: $0) })
                     let timer = Task {
                         try await Task.sleep(for: timeout)
                         // Only the wait for a connection is bounded; a statement that has one runs to its end.
                         if race.abandoned() { continuation.finish(throwing: StorageUnavailable(.unreachable)) }
                     }
-                    defer { timer.cancel() }
+                    defer {
+                        timer.cancel()
+                        availability.leave(waiter)
+                    }
                     return try await client.withConnection { connection in
                         guard race.leased() else { throw CancellationError() }
+                        availability.leave(waiter)
                         return try await body(connection)
                     }
                 }
@@ -217,7 +222,6 @@ public final class PostgresConnectionPool: Service, Sendable {
             throw CancellationError()
         } catch {
             guard let unavailable = Self.unavailability(error) else { throw error }
-            if unavailable.cause != .diskFull { becameUnavailable(unavailable.cause) }
             throw unavailable
         }
     }
@@ -249,60 +253,28 @@ public final class PostgresConnectionPool: Service, Sendable {
         }
     }
 
-    /// Marks the database unavailable (logged once per episode) and starts the probe that ends the episode.
-    private func becameUnavailable(_ cause: StorageUnavailable.Cause) {
-        let began = availability.withLock { state -> Bool in
-            guard case .available = state else { return false }
-            state = .unavailable(cause: cause, since: .now)
-            return true
-        }
-        guard began else { return }
-        logger.error(
-            "database unavailable; refusing requests that need it with 503 until it answers",
-            metadata: ["database": "\(url)", "cause": "\(cause.rawValue)"]
-        )
-        Task { [weak self] in await self?.probeUntilAvailable() }
-    }
-
-    /// Asks the server for `SELECT 1` every ``probeInterval`` until it answers, then opens the pool again.
-    private func probeUntilAvailable() async {
-        while !Task.isCancelled && !running.isCancelled {
-            try? await Task.sleep(for: Self.probeInterval)
-            let client = self.client
-            let answered =
-                (try? await Self.withDeadline(.seconds(2)) { try await client.withConnection { try await $0.rows("SELECT 1").count } }) == 1
-            guard answered else { continue }
-            let since = availability.withLock { state -> ContinuousClock.Instant? in
-                guard case .unavailable(_, let since) = state else { return nil }
-                state = .available
-                return since
+    /// Asks the server for `SELECT 1` every ``probeInterval`` until it answers (the database is then available again)
+    /// or the pool closes: while callers are refused, nothing else would make postgres-nio try to connect.
+    private static func probe(_ client: PostgresClient, _ availability: PostgresAvailability, until running: Task<Void, Never>) async {
+        defer { availability.probeEnded() }
+        while !running.isCancelled {
+            try? await Task.sleep(for: probeInterval)
+            let answered = (try? await withDeadline(.seconds(2)) { try await client.withConnection { try await $0.rows("SELECT 1").count } }) == 1
+            if answered {
+                availability.connected()
+                return
             }
-            if let since {
-                logger.notice("database available again", metadata: ["database": "\(url)", "unavailable_for": "\(since.duration(to: .now))"])
-            }
-            return
         }
     }
 
     /// Whether callers may currently ask for connections (false during an outage episode).
-    public var isAvailable: Bool { availability.withLock { $0 == .available } }
+    public var isAvailable: Bool { availability.isAvailable }
 }
 
 /// A value handed from one task to another that alone uses it afterwards.
 private struct Transferred<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// Who wins between a lease's connection and its timer: exactly one of ``leased()`` and ``abandoned()`` returns true.
-private final class LeaseRace: Sendable {
-    private let state = Atomic<Int>(0)  // 0 waiting, 1 leased, 2 abandoned
-
-    /// A connection came: true unless the timer gave up first (then the connection must not be used).
-    func leased() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged }
-
-    /// The timer fired: true unless a connection came first.
-    func abandoned() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
 }
 
 /// A statement was not sent because its connection had closed (the server ended it, say): nothing of it reached the
