@@ -4,11 +4,11 @@ import Foundation
 import PostgresNIO
 import Testing
 
+@testable import AuthStackStorage
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import AuthStackStorage
 
 /// The pool during an outage (issue 23): the first failed connection attempt refuses the caller waiting for it and
 /// makes the pool unavailable; later callers are refused at once, without a connection attempt of their own, until
@@ -20,7 +20,12 @@ struct PostgresOutageTests {
         try await TestDatabase.with(.postgres) { database in
             let url = try #require(database.url)
             // The acquire timeout is the suite's long one: the refusal must come from the failed connection attempt.
-            let pool = PostgresConnectionPool(url: url, logger: TestDatabase.logger, maximumConnections: 2, acquireTimeout: .seconds(TestDatabase.acquireTimeout))
+            let pool = PostgresConnectionPool(
+                url: url,
+                logger: TestDatabase.logger,
+                maximumConnections: 2,
+                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
+            )
             let outage = DatabaseOutage(url)
             #expect(try await pool.rows("SELECT 1").count == 1)
             #expect(pool.isAvailable)
