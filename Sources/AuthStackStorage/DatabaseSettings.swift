@@ -12,6 +12,12 @@ public struct DatabaseSettings: Sendable, Equatable {
     /// The longest a request waits for a PostgreSQL connection before it is answered 503 (`<PREFIX>_DATABASE_ACQUIRE_TIMEOUT`,
     /// default 1 s; docs/design.md §7 "When the database misbehaves").
     public var acquireTimeout: Double = 1
+    /// PostgreSQL connections this process may open (`<PREFIX>_DATABASE_POOL_SIZE`, default 10): replicas × this must
+    /// fit the server's `max_connections` (docs/configuration.md).
+    public var poolSize = 10
+    /// PostgreSQL connections kept open even when idle (`<PREFIX>_DATABASE_POOL_MIN`, default 4, at most the pool size):
+    /// they serve the usual load without the idle timers that cost memory per hand-back; the rest close after 5 s idle.
+    public var poolMinimum = 4
 
     /// Explicit settings.
     public init(path: String, url: PostgresURL? = nil) {
@@ -28,6 +34,11 @@ public struct DatabaseSettings: Sendable, Equatable {
             try PostgresURL(text, variable: "\(prefix)_DATABASE_URL")
         }
         acquireTimeout = try reader.seconds("\(prefix)_DATABASE_ACQUIRE_TIMEOUT", default: acquireTimeout, in: 0.1...60)
+        poolSize = try reader.integer("\(prefix)_DATABASE_POOL_SIZE", default: poolSize, in: 1...200)
+        poolMinimum = try reader.integer("\(prefix)_DATABASE_POOL_MIN", default: poolMinimum, in: 0...200)
+        guard poolMinimum <= poolSize else {
+            throw InvalidSetting(variable: "\(prefix)_DATABASE_POOL_MIN", reason: "must not exceed \(prefix)_DATABASE_POOL_SIZE (\(poolSize))")
+        }
     }
 
     /// Opens (creating and migrating) the store these settings select: `postgres` on a new pool when a URL is set,
@@ -41,6 +52,8 @@ public struct DatabaseSettings: Sendable, Equatable {
             let (store, pool) = try await PostgresConnectionPool.open(
                 url: url,
                 logger: logger,
+                maximumConnections: poolSize,
+                minimumConnections: poolMinimum,
                 acquireTimeout: .milliseconds(Int64(acquireTimeout * 1000)),
                 store: postgres
             )

@@ -33,6 +33,18 @@ import Testing
         }
     }
 
+    /// The pool's budget (issue 23): 10 connections, 4 kept while idle, a 1 s wait for one, unless told otherwise.
+    @Test func thePoolIsSizedBySettings() throws {
+        let defaults = try DatabaseSettings(prefix: "X", defaultPath: "x.sqlite", reader: ConfigurationReader([:]))
+        #expect(defaults.poolSize == 10 && defaults.poolMinimum == 4 && defaults.acquireTimeout == 1)
+        let set = try DatabaseSettings(
+            prefix: "X",
+            defaultPath: "x.sqlite",
+            reader: ConfigurationReader(["X_DATABASE_POOL_SIZE": "4", "X_DATABASE_POOL_MIN": "4", "X_DATABASE_ACQUIRE_TIMEOUT": "2.5"])
+        )
+        #expect(set.poolSize == 4 && set.poolMinimum == 4 && set.acquireTimeout == 2.5)
+    }
+
     @Test func aBadValueIsAnInvalidSettingOfItsVariable() {
         for (variable, value) in [
             ("KEYS_DATABASE_URL", "postgres://keys:hunter2@db:99999/keys"),
@@ -40,6 +52,9 @@ import Testing
             ("NOTES_DATABASE_URL", "postgres://notes:hunter2@db/notes?sslmode=maybe"),
             ("NOTES_DATABASE_PATH", ""),
             ("IDENTITY_DATABASE_PATH", ""),
+            ("NOTES_DATABASE_POOL_SIZE", "0"),
+            ("NOTES_DATABASE_POOL_MIN", "11"),
+            ("KEYS_DATABASE_ACQUIRE_TIMEOUT", "0"),
         ] {
             let prefix = String(variable.prefix { $0 != "_" })
             #expect {

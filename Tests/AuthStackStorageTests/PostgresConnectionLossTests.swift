@@ -28,6 +28,7 @@ struct PostgresConnectionLossTests {
                 url: try #require(database.url),
                 logger: TestDatabase.logger,
                 maximumConnections: 1,
+                acquireTimeout: .seconds(TestDatabase.acquireTimeout),
                 eventLoopGroup: loop
             )
             let connection = try await pool.transaction { connection in connection }  // idle in the pool again now
@@ -58,9 +59,19 @@ struct PostgresConnectionLossTests {
     @Test func aPoolWhoseDatabaseRefusesConnectionsStillAnswersAndCloses() async throws {
         try await TestDatabase.with(.postgres) { database in
             let url = try #require(database.url)
-            let pool = PostgresConnectionPool(url: url, logger: TestDatabase.logger, maximumConnections: 2)
+            let pool = PostgresConnectionPool(
+                url: url,
+                logger: TestDatabase.logger,
+                maximumConnections: 2,
+                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
+            )
             #expect(try await pool.rows("SELECT 1").count == 1)
-            let admin = PostgresConnectionPool(url: url.with(database: "postgres"), logger: TestDatabase.logger, maximumConnections: 1)
+            let admin = PostgresConnectionPool(
+                url: url.with(database: "postgres"),
+                logger: TestDatabase.logger,
+                maximumConnections: 1,
+                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
+            )
             try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(url.database) ALLOW_CONNECTIONS false"))
             try await admin.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(url.database)")
 

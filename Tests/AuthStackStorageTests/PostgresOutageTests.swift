@@ -42,7 +42,15 @@ struct PostgresOutageTests {
             }
             let error = try #require(first, "the first statement of the outage did not end within 10 s")
             #expect(error as? StorageUnavailable == StorageUnavailable(.unreachable), "\(String(describing: error))")
-            #expect(!pool.isAvailable, "the pool now refuses callers at once")
+            // The refusal came from a failed connection attempt, or from the connection the server ended (then the
+            // next attempt fails and opens the breaker).
+            var refusing = !pool.isAvailable
+            for _ in 0..<100 where !refusing {
+                _ = try? await pool.rows("SELECT 1")
+                refusing = !pool.isAvailable
+                if !refusing { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(refusing, "the pool now refuses callers at once")
             await #expect(throws: StorageUnavailable(.unreachable)) { try await pool.rows("SELECT 1") }
             #expect(await pool.answers(within: .seconds(2)) == false)
 

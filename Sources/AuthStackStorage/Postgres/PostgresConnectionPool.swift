@@ -36,6 +36,8 @@ public final class PostgresConnectionPool: Service, Sendable {
     /// How often a probe asks an unavailable server whether it is back.
     static let probeInterval: Duration = .milliseconds(500)
     private let availability: PostgresAvailability
+    /// Where acquisition timers run: an event loop's scheduled task is freed when cancelled, a `Task.sleep` is not.
+    private let timers: any EventLoopGroup
 
     /// Queries log nothing: their text and binds stay out of the logs whatever `LOG_LEVEL` says.
     static let silent = Logger(label: "authstack.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -45,15 +47,26 @@ public final class PostgresConnectionPool: Service, Sendable {
 
     /// Opens a pool for `url` (connections are made on demand, at most `maximumConnections`), its connections on
     /// `eventLoopGroup` (NIO's shared one unless a test needs loops of its own).
+    ///
+    /// Memory (issue 23): postgres-nio starts a keep-alive timer and, above `minimumConnections`, an idle timer each
+    /// time a connection is handed back, and cancels them at the next lease; Swift 6.3.1 keeps a cancelled `Task.sleep`
+    /// allocated until its deadline (swiftlang/swift#60441), about 0.75 KB each, so at 3,300 hand-backs a second a
+    /// replica grew by 220 MiB. So keep-alive is off (a restarted server or an ended backend is still noticed, by the
+    /// next statement), the first `minimumConnections` connections stay open without an idle timer, and the others close
+    /// after 5 s idle, which bounds what their timers hold.
     public init(
         url: PostgresURL,
         logger: Logger,
-        maximumConnections: Int = 20,
+        maximumConnections: Int = 10,
+        minimumConnections: Int = 0,
         acquireTimeout: Duration = .seconds(1),
         eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
     ) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maximumConnections
+        configuration.options.minimumConnections = min(minimumConnections, maximumConnections)
+        configuration.options.keepAliveBehavior = nil
+        configuration.options.connectionIdleTimeout = .seconds(5)
         configuration.options.connectTimeout = .seconds(5)
         let availability = PostgresAvailability(logger: logger, database: "\(url)")
         let backgroundLogger = Logger(label: logger.label) { _ in ConnectionEventsLogHandler(base: logger, availability: availability) }
@@ -63,6 +76,7 @@ public final class PostgresConnectionPool: Service, Sendable {
         self.logger = logger
         self.acquireTimeout = acquireTimeout
         self.availability = availability
+        self.timers = eventLoopGroup
         running = Task { await client.run() }
         let running = self.running
         availability.onUnavailable { Task { await Self.probe(client, availability, until: running) } }
@@ -100,10 +114,18 @@ public final class PostgresConnectionPool: Service, Sendable {
     public static func open<Store: Sendable>(
         url: PostgresURL,
         logger: Logger,
+        maximumConnections: Int = 10,
+        minimumConnections: Int = 0,
         acquireTimeout: Duration = .seconds(1),
         store open: (PostgresConnectionPool) async throws -> Store
     ) async throws -> (store: Store, pool: PostgresConnectionPool) {
-        let pool = PostgresConnectionPool(url: url, logger: logger, acquireTimeout: acquireTimeout)
+        let pool = PostgresConnectionPool(
+            url: url,
+            logger: logger,
+            maximumConnections: maximumConnections,
+            minimumConnections: minimumConnections,
+            acquireTimeout: acquireTimeout
+        )
         do {
             return (try await open(pool), pool)
         } catch {
@@ -178,7 +200,8 @@ public final class PostgresConnectionPool: Service, Sendable {
     ) async throws -> Result {
         try availability.check()
         let client = self.client
-        let timeout = acquireTimeout
+        let timeout = TimeAmount.nanoseconds(Int64((acquireTimeout / .nanoseconds(1)).rounded()))
+        let timers = self.timers
         let availability = self.availability
         // `operation` was sent to this call and is used by the work task alone.
         let transferred = Transferred(operation)
@@ -192,9 +215,8 @@ public final class PostgresConnectionPool: Service, Sendable {
                 let result = try await transferred.value { body in
                     let race = LeaseRace()
                     let waiter = availability.wait(.init(race: race) { continuation.finish(throwing: $0) })
-                    let timer = Task {
-                        try await Task.sleep(for: timeout)
-                        // Only the wait for a connection is bounded; a statement that has one runs to its end.
+                    // Only the wait for a connection is bounded; a statement that has one runs to its end.
+                    let timer = timers.any().scheduleTask(in: timeout) {
                         if race.abandoned() { continuation.finish(throwing: StorageUnavailable(.unreachable)) }
                     }
                     defer {
