@@ -33,28 +33,34 @@ extension ServiceRuntime {
         } else {
             server = .http1(configuration: http1)
         }
+        // A second server that runs and stops with the application, its failures named by `settings`.
+        func listener<C: RequestContext>(_ router: Router<C>, at address: BindAddress, named name: String, settings: [String]) -> any Service
+        where C.Source == ApplicationRequestContextSource {
+            let application = Application(
+                router: router,
+                server: .http1(configuration: http1),
+                configuration: .init(address: address, serverName: serverName),
+                logger: logger
+            )
+            return AdditionalListener(application: application, address: name, settings: settings)
+        }
         var listeners: [any Service] = []
         if let metrics = settings.metrics {
             let metricsRouter = Router(context: BasicRequestContext.self)
             OperationalRoutes(registry: registry, readiness: readiness).addMetricsRoute(to: metricsRouter)
-            let application = Application(
-                router: metricsRouter,
-                server: .http1(configuration: http1),
-                configuration: .init(address: .hostname(metrics.host, port: metrics.port), serverName: serverName),
-                logger: logger
-            )
             listeners.append(
-                AdditionalListener(application: application, address: "\(metrics.host):\(metrics.port)", settings: ["METRICS_PORT", "METRICS_HOST"])
+                listener(
+                    metricsRouter,
+                    at: .hostname(metrics.host, port: metrics.port),
+                    named: "\(metrics.host):\(metrics.port)",
+                    settings: ["METRICS_PORT", "METRICS_HOST"]
+                )
             )
         }
         if let unixSocket {
-            let application = Application(
-                router: router.router,
-                server: .http1(configuration: http1),
-                configuration: .init(address: .unixDomainSocket(path: unixSocket.path), serverName: serverName),
-                logger: logger
+            listeners.append(
+                listener(router.router, at: .unixDomainSocket(path: unixSocket.path), named: unixSocket.path, settings: [unixSocket.setting])
             )
-            listeners.append(AdditionalListener(application: application, address: unixSocket.path, settings: [unixSocket.setting]))
         }
         return Application(
             router: router.router,

@@ -77,25 +77,30 @@ import Testing
         #expect(outcome.errors == "\(executable): unknown argument --port=9 (try --help)\n")
     }
 
-    /// identity-service and key-service used to die of SIGILL here with a 138-line backtrace.
-    @Test(arguments: services)
-    func aBusyPortIsOneLineNamingTheAddressAndTheSetting(executable: String, prefix: String) async throws {
+    /// Runs `executable` with a port of 127.0.0.1 already taken, as `<prefix>_<portVariable>` (the other port is any
+    /// free one), until it exits; the taken port and the outcome.
+    static func runWithPortTaken(_ executable: String, prefix: String, portVariable: String) async throws -> (port: Int, outcome: Outcome) {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(listener.localAddress?.port)
         let keys = try KeyServiceFixture()
         let data = NSTemporaryDirectory() + "busy-\(UUID().uuidString)"
-        // A cheap scrypt: identity derives a dummy hash at start, and OWASP's 128 MiB one takes CPU the rest of the
-        // suite, running at the same time, needs.
-        let outcome = try await Self.run(
-            executable,
-            [],
-            environment: [
-                "\(prefix)_HOST": "127.0.0.1", "\(prefix)_PORT": String(port), "\(prefix)_DATABASE_PATH": data + "/db.sqlite",
-                "KEYS_SECRETS_DIR": keys.secrets.path, "\(prefix)_KEYS_TOKEN_FILE": keys.secrets.path + "/notes.token",
-                "\(prefix)_KEYS_URL": "http://127.0.0.1:9", "IDENTITY_SCRYPT_LOG_N": "10",
-            ]
-        )
+        var environment = [
+            "\(prefix)_HOST": "127.0.0.1", "\(prefix)_PORT": "0", "\(prefix)_DATABASE_PATH": data + "/db.sqlite",
+            "KEYS_SECRETS_DIR": keys.secrets.path, "\(prefix)_KEYS_TOKEN_FILE": keys.secrets.path + "/notes.token",
+            // A cheap scrypt: identity derives a dummy hash at start, and OWASP's 128 MiB one takes CPU the rest of the
+            // suite, running at the same time, needs.
+            "\(prefix)_KEYS_URL": "http://127.0.0.1:9", "IDENTITY_SCRYPT_LOG_N": "10",
+        ]
+        environment["\(prefix)_\(portVariable)"] = String(port)
+        let outcome = try await run(executable, [], environment: environment)
         try await listener.close()
+        return (port, outcome)
+    }
+
+    /// identity-service and key-service used to die of SIGILL here with a 138-line backtrace.
+    @Test(arguments: services)
+    func aBusyPortIsOneLineNamingTheAddressAndTheSetting(executable: String, prefix: String) async throws {
+        let (port, outcome) = try await Self.runWithPortTaken(executable, prefix: prefix, portVariable: "PORT")
         #expect(outcome.status == 1, "\(outcome.errors)")
         #expect(outcome.errors.hasPrefix("\(executable): cannot listen on 127.0.0.1:\(port): the address is in use (set \(prefix)_PORT"))
         #expect(outcome.errors.split(separator: "\n").count == 1, "one line, no backtrace: \(outcome.errors)")
@@ -103,21 +108,7 @@ import Testing
 
     @Test(arguments: services)
     func aBusyMetricsPortNamesTheMetricsSettings(executable: String, prefix: String) async throws {
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(listener.localAddress?.port)
-        let keys = try KeyServiceFixture()
-        let data = NSTemporaryDirectory() + "busy-\(UUID().uuidString)"
-        let outcome = try await Self.run(
-            executable,
-            [],
-            environment: [
-                "\(prefix)_HOST": "127.0.0.1", "\(prefix)_PORT": "0", "\(prefix)_METRICS_PORT": String(port),
-                "\(prefix)_DATABASE_PATH": data + "/db.sqlite", "KEYS_SECRETS_DIR": keys.secrets.path,
-                "\(prefix)_KEYS_TOKEN_FILE": keys.secrets.path + "/notes.token", "\(prefix)_KEYS_URL": "http://127.0.0.1:9",
-                "IDENTITY_SCRYPT_LOG_N": "10",
-            ]
-        )
-        try await listener.close()
+        let (port, outcome) = try await Self.runWithPortTaken(executable, prefix: prefix, portVariable: "METRICS_PORT")
         #expect(outcome.status == 1, "\(outcome.errors)")
         #expect(
             outcome.errors

@@ -66,14 +66,8 @@ struct PostgresConnectionLossTests {
                 acquireTimeout: .seconds(TestDatabase.acquireTimeout)
             )
             #expect(try await pool.rows("SELECT 1").count == 1)
-            let admin = PostgresConnectionPool(
-                url: url.with(database: "postgres"),
-                logger: TestDatabase.logger,
-                maximumConnections: 1,
-                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
-            )
-            try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(url.database) ALLOW_CONNECTIONS false"))
-            try await admin.rows("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(url.database)")
+            let outage = DatabaseOutage(url)
+            try await outage.begin()
 
             let started = ContinuousClock.now
             #expect(try await finished(within: .seconds(20)) { await pool.answers(within: .seconds(2)) } == false)
@@ -87,8 +81,8 @@ struct PostgresConnectionLossTests {
             #expect(outcome != nil, "the waiting statement did not end when the pool closed")
             if case .success? = outcome { Issue.record("a statement succeeded on a database that refuses connections") }
 
-            try await admin.rows(PostgresQuery(unsafeSQL: "ALTER DATABASE \(url.database) ALLOW_CONNECTIONS true"))
-            await admin.close()
+            try await outage.end()
+            await outage.close()
         }
     }
 }

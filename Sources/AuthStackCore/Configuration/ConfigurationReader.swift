@@ -138,22 +138,25 @@ public struct ConfigurationReader: Sendable {
 
     /// A whole number within `range`.
     public func integer(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(InvalidSetting) -> Int {
-        let bounds = "\(range.lowerBound) to \(range.upperBound)"
-        recorder?.note(name, String(value), "a whole number from " + bounds)
+        recorder?.note(name, String(value), Self.wholeNumber(in: range))
         guard let text = environment[name] else { return value }
-        guard let number = Int(text), range.contains(number) else {
-            throw InvalidSetting(variable: name, reason: "expected a whole number from " + bounds)
-        }
-        return number
+        return try Self.wholeNumber(text, of: name, in: range)
     }
 
     /// A whole number within `range`, or nil when unset or empty (a feature that is off by default).
     public func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(InvalidSetting) -> Int? {
-        let bounds = "\(range.lowerBound) to \(range.upperBound)"
-        recorder?.note(name, "none", "a whole number from " + bounds)
+        recorder?.note(name, "none", Self.wholeNumber(in: range))
         guard let text = environment[name], !text.isEmpty else { return nil }
+        return try Self.wholeNumber(text, of: name, in: range)
+    }
+
+    /// `a whole number from L to U`.
+    private static func wholeNumber(in range: ClosedRange<Int>) -> String { "a whole number from \(range.lowerBound) to \(range.upperBound)" }
+
+    /// `text` as a whole number within `range`, or the ``InvalidSetting`` of `name`.
+    private static func wholeNumber(_ text: String, of name: String, in range: ClosedRange<Int>) throws(InvalidSetting) -> Int {
         guard let number = Int(text), range.contains(number) else {
-            throw InvalidSetting(variable: name, reason: "expected a whole number from " + bounds)
+            throw InvalidSetting(variable: name, reason: "expected " + wholeNumber(in: range))
         }
         return number
     }

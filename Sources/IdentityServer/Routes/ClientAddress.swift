@@ -74,40 +74,32 @@ struct ClientAddressResolver: Sendable {
 
     /// The client's address as a throttle key: IPv4 as is, IPv6 as its `/64` block, `unknown` when there is none.
     func clientAddress(peer: String?, forwardedFor: String?, viaProxySocket: Bool = false) -> String {
-        var client: [UInt8]
-        if viaProxySocket {
-            // The socket's peer is the proxy itself; without a header, every such request shares one key.
-            guard let forwardedFor, let last = Self.hops(forwardedFor).last, let address = AddressBlock.parse(last) else { return "unknown" }
-            client = address
-        } else {
-            guard let peer, let address = AddressBlock.parse(peer) else { return "unknown" }
-            client = address
-        }
-        if isTrusted(client) || viaProxySocket, let forwardedFor {
-            for hop in Self.hops(forwardedFor).reversed() {
-                guard let address = AddressBlock.parse(hop) else { break }
+        let peerAddress = peer.flatMap(AddressBlock.parse)
+        // On the socket the peer is the proxy itself: without a usable header, every such request shares one key.
+        var client = viaProxySocket ? nil : peerAddress
+        if isTrustedProxy(peerAddress, viaProxySocket: viaProxySocket), let forwardedFor {
+            for hop in forwardedFor.split(separator: ",").reversed() {
+                guard let address = AddressBlock.parse(hop.trimmingCharacters(in: .whitespaces)) else { break }
                 client = address
                 if !isTrusted(address) { break }
             }
         }
-        return Self.key(client)
+        return client.map(Self.key) ?? "unknown"
     }
 
     /// Whether the connection is from a proxy whose `X-Forwarded-*` headers are believed.
     func isTrustedProxy(peer: String?, viaProxySocket: Bool) -> Bool {
-        if viaProxySocket { return true }
-        guard let peer, let address = AddressBlock.parse(peer) else { return false }
-        return isTrusted(address)
+        isTrustedProxy(peer.flatMap(AddressBlock.parse), viaProxySocket: viaProxySocket)
+    }
+
+    private func isTrustedProxy(_ peer: [UInt8]?, viaProxySocket: Bool) -> Bool {
+        viaProxySocket || peer.map(isTrusted) == true
     }
 
     /// IPv4 as is; IPv6 as its /64 (`2001:db8:1:2::/64`).
     static func key(_ address: [UInt8]) -> String {
         guard address.count == 16 else { return AddressBlock.format(address) }
         return AddressBlock.format(Array(address[0..<8]) + [UInt8](repeating: 0, count: 8)) + "/64"
-    }
-
-    private static func hops(_ header: String) -> [String] {
-        header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     private func isTrusted(_ address: [UInt8]) -> Bool { trustedProxies.contains { $0.contains(address) } }
