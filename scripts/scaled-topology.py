@@ -70,20 +70,15 @@ def say(message):
     print(f"scaled-topology: {message}", flush=True)
 
 
-def run(arguments, **kwargs):
-    result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
-    if result.returncode != 0:
-        raise Failure(f"{' '.join(arguments[:4])} … failed ({result.returncode}): {result.stdout.strip()[-1500:]}")
-    return result.stdout
+run = stacklib.run_tool
 
 
 def tool(name, candidates=()):
-    for path in list(candidates) + [shutil.which(name)]:
-        if path and os.access(path, os.X_OK):
-            return path
-    print(f"scaled-topology: {name} not found (Debian: apt-get install -y "
-          f"{'postgresql' if name in ('initdb', 'pg_ctl', 'psql') else name})", file=sys.stderr)
-    sys.exit(2)
+    try:
+        return stacklib.tool(name, candidates)
+    except Failure as failure:
+        print(f"scaled-topology: {failure}", file=sys.stderr)
+        sys.exit(2)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -111,73 +106,6 @@ def call(port, method, path, **options):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The topology
-
-
-class PostgresCluster:
-    def __init__(self, password_file):
-        versions = sorted((int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit()), reverse=True) \
-            if os.path.isdir("/usr/lib/postgresql") else []
-        bins = [f"/usr/lib/postgresql/{v}/bin" for v in versions]
-        self.initdb = tool("initdb", [f"{b}/initdb" for b in bins])
-        self.pg_ctl = tool("pg_ctl", [f"{b}/pg_ctl" for b in bins])
-        self.psql = tool("psql", [f"{b}/psql" for b in bins])
-        self.directory = os.path.join(WORK, "pg")
-        os.mkdir(self.directory)
-        # The server's own copy of the password: keys/ is 0700 and PostgreSQL refuses to run as root.
-        self.password = open(password_file).read().strip()
-        with open(f"{self.directory}/pwfile", "w") as f:
-            f.write(self.password + "\n")
-        self.as_server = []
-        if AS_ROOT:
-            self.as_server = [tool("runuser", ["/usr/sbin/runuser", "/sbin/runuser"]), "-u", "postgres", "--"]
-            run(["chown", "-R", "postgres:postgres", self.directory])
-        self.port = None
-
-    def start(self):
-        run(self.as_server + [self.initdb, "-D", f"{self.directory}/data", "-U", "authstack",
-                              f"--pwfile={self.directory}/pwfile", "-A", "scram-sha-256", "-E", "UTF8", "--locale=C",
-                              "--no-sync"])
-        for attempt in range(3):
-            port = free_port()
-            # fsync off: the machine does not crash, only the server (check_database_outage), and what it wrote is in
-            # the OS's cache. Commits stay synchronous, as in production, so an acknowledged write survives the crash.
-            options = (f"-k {self.directory} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-                       "-c fsync=off -c full_page_writes=off")
-            result = subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", options,
-                                                      "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if result.returncode == 0:
-                self.port = port
-                self.options = options
-                cleanups.append(self.stop)
-                break
-            if attempt == 2:
-                raise Failure(f"pg_ctl start failed: {result.stdout[-800:]}; {self.tail()}")
-        # The compose database's first start runs the same file (/docker-entrypoint-initdb.d).
-        run([self.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port), "-U", "authstack",
-             "-d", "postgres", "-f", INIT_SQL], env=dict(os.environ, PGPASSWORD=self.password))
-
-    def url(self, database):
-        # No password: the entry point adds it from <PREFIX>_DATABASE_PASSWORD_FILE, as in the containers.
-        return f"postgres://authstack@127.0.0.1:{self.port}/{database}?sslmode=disable"
-
-    def stop(self):
-        subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "fast", "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def crash(self):
-        """What a crash or a failover looks like to the services: every backend gone at once, no goodbye."""
-        run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "immediate", "stop"])
-
-    def restart(self):
-        run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", self.options,
-                              "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"])
-
-    def tail(self):
-        try:
-            return open(f"{self.directory}/server.log").read()[-800:]
-        except OSError:
-            return ""
 
 
 class Service:
@@ -695,8 +623,10 @@ def main():
           f"authctl init --compose: expected 0644 files in a 0700 directory, got {oct(os.stat(keys_dir).st_mode & 0o777)} {modes}")
     password_file = os.path.join(keys_dir, "postgres.password")
 
-    postgres = PostgresCluster(password_file)
+    with open(password_file) as f:
+        postgres = stacklib.PostgresCluster(os.path.join(WORK, "pg"), f.read().strip(), init_sql=INIT_SQL)
     postgres.start()
+    cleanups.append(postgres.stop)
 
     def database(prefix, name):
         return {f"{prefix}_DATABASE_URL": postgres.url(name), f"{prefix}_DATABASE_PASSWORD_FILE": password_file}

@@ -23,7 +23,9 @@ What is here, and who uses it:
   AuthctlUp                                   `authctl up` on free ports in a temp directory (browser-test; the bash
                                               scripts start it themselves and wait with `wait-up`)
   Services                                    the three services without authctl up, each on its own, on SQLite
-                                              (fault-drills, Benchmarks/run.py)
+                                              or PostgreSQL (fault-drills, Benchmarks/run.py and soak.py)
+  PostgresCluster, tool, run_tool             a throwaway PostgreSQL server on loopback (scaled-topology,
+                                              Benchmarks/soak.py); a program found or its Debian package named
   wait_ready, stop_processes                  a process until /readyz answers 200; SIGTERM, bounded wait, SIGKILL
   Failure, check                              the first broken promise ends a script
 
@@ -220,6 +222,107 @@ def pid_running(pid):
         return True  # no /proc (macOS): kill -0 is all there is
 
 
+# MARK: Tools and PostgreSQL
+
+
+def tool(name, candidates=(), package=None):
+    """The path of program `name`: the first executable of `candidates`, else the one on PATH. Failure naming the
+    Debian package (`package`, default `name`; postgresql for its server programs) when there is none."""
+    for path in list(candidates) + [shutil.which(name)]:
+        if path and os.access(path, os.X_OK):
+            return path
+    package = package or ("postgresql" if name in ("initdb", "pg_ctl", "psql") else name)
+    raise Failure(f"{name} not found (Debian: apt-get install -y {package})")
+
+
+def run_tool(arguments, **options):
+    """Runs a tool to its end; Failure with the end of its output when it fails."""
+    result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **options)
+    if result.returncode != 0:
+        raise Failure(f"{' '.join(arguments[:4])} … failed ({result.returncode}): {result.stdout.strip()[-1500:]}")
+    return result.stdout
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL server from Debian's packages on a free loopback port, its files in `directory` (made
+    here; its parent must be searchable by the `postgres` user when run as root, since PostgreSQL refuses to run as
+    root). Role `authstack` with `password` (scram-sha-256) is its superuser; `init_sql`, if given, is run once
+    after the first start (services/postgres/init-databases.sql: the identity, notes and keys databases).
+    The scaled topology crashes and restarts it; the soak benchmark measures the services on it. The caller stops it."""
+
+    def __init__(self, directory, password, init_sql=None, max_connections=200):
+        versions = sorted((int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit()), reverse=True) \
+            if os.path.isdir("/usr/lib/postgresql") else []
+        bins = [f"/usr/lib/postgresql/{v}/bin" for v in versions]
+        self.initdb = tool("initdb", [f"{b}/initdb" for b in bins])
+        self.pg_ctl = tool("pg_ctl", [f"{b}/pg_ctl" for b in bins])
+        self.psql = tool("psql", [f"{b}/psql" for b in bins])
+        self.directory = directory
+        self.password = password
+        self.init_sql = init_sql
+        self.max_connections = max_connections
+        os.mkdir(self.directory, 0o700)
+        with open(os.open(f"{self.directory}/pwfile", os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(self.password + "\n")
+        self.as_server = []
+        if os.geteuid() == 0:
+            self.as_server = [tool("runuser", ["/usr/sbin/runuser", "/sbin/runuser"], package="util-linux"),
+                              "-u", "postgres", "--"]
+            run_tool(["chown", "-R", "postgres:postgres", self.directory])
+        self.port = None
+        self.options = None
+
+    def start(self):
+        run_tool(self.as_server + [self.initdb, "-D", f"{self.directory}/data", "-U", "authstack",
+                                   f"--pwfile={self.directory}/pwfile", "-A", "scram-sha-256", "-E", "UTF8", "--locale=C",
+                                   "--no-sync"])
+        for attempt in range(3):
+            port = free_port()
+            # fsync off: the machine does not crash, only the server (the scaled topology's outage), and what it wrote
+            # is in the OS's cache. Commits stay synchronous, as in production, so an acknowledged write survives.
+            options = (f"-k {self.directory} -p {port} -c listen_addresses={HOST} "
+                       f"-c max_connections={self.max_connections} -c fsync=off -c full_page_writes=off")
+            result = subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", options,
+                                                      "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if result.returncode == 0:
+                self.port, self.options = port, options
+                break
+            if attempt == 2:
+                raise Failure(f"pg_ctl start failed: {result.stdout[-800:]}; {self.tail()}")
+        if self.init_sql:
+            self.sql_file(self.init_sql)
+
+    def sql_file(self, path, database="postgres"):
+        run_tool([self.psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", str(self.port), "-U", "authstack",
+                  "-d", database, "-f", path], env=dict(os.environ, PGPASSWORD=self.password))
+
+    def url(self, database):
+        """The database's URL without the password: the services' entry point adds it from
+        <PREFIX>_DATABASE_PASSWORD_FILE, as in the containers."""
+        return f"postgres://authstack@{HOST}:{self.port}/{database}?sslmode=disable"
+
+    def stop(self):
+        if self.port is not None:
+            subprocess.run(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "fast", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def crash(self):
+        """What a crash or a failover looks like to the services: every backend gone at once, no goodbye."""
+        run_tool(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-m", "immediate", "stop"])
+
+    def restart(self):
+        run_tool(self.as_server + [self.pg_ctl, "-D", f"{self.directory}/data", "-o", self.options,
+                                   "-l", f"{self.directory}/server.log", "-w", "-t", "30", "start"])
+
+    def tail(self):
+        try:
+            with open(f"{self.directory}/server.log", errors="replace") as log:
+                return log.read()[-800:]
+        except OSError:
+            return ""
+
+
 # MARK: The stack
 
 
@@ -296,14 +399,22 @@ class Services:
     """The key, identity and notes services as processes of their own, not under `authctl up`: each on a free port and
     a SQLite file in `work`, with the secrets of `authctl init` in `work`/keys — for drills and benchmarks that stop,
     kill or measure one service at a time. `environment` adds variables for all three (LOG_LEVEL is warning unless
-    it says otherwise); `timeout` is `call`'s default. `start` raises Failure naming the service and its log."""
+    it says otherwise); `timeout` is `call`'s default. `start` raises Failure naming the service and its log.
+
+    With `postgres` (a started PostgresCluster whose databases are services/postgres/init-databases.sql's) and
+    `password_file` (its password, alone in a file), each service uses its database on that server instead of a
+    SQLite file, started through the images' entry point (services/docker-entrypoint.sh), as in the containers."""
 
     BINARIES = {"keys": "key-service", "identity": "identity-service", "notes": "notes-service"}
+    PREFIXES = {"keys": "KEYS", "identity": "IDENTITY", "notes": "NOTES"}
+    ENTRYPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "services/docker-entrypoint.sh")
 
-    def __init__(self, bin_dir, work, timeout=10, **environment):
+    def __init__(self, bin_dir, work, timeout=10, postgres=None, password_file=None, **environment):
         self.bin_dir = os.path.abspath(bin_dir)
         self.work = work
         self.timeout = timeout
+        self.postgres = postgres
+        self.password_file = password_file
         self.keys_dir = os.path.join(work, "keys")
         self.common = {"LOG_LEVEL": "warning", **{k: str(v) for k, v in environment.items()}}
         self.ports = dict(zip(self.BINARIES, free_ports(len(self.BINARIES))))
@@ -327,6 +438,11 @@ class Services:
             "notes": {"NOTES_PORT": self.ports["notes"], "NOTES_DATABASE_PATH": f"{w}/notes.sqlite",
                       "NOTES_KEYS_URL": keys, "NOTES_KEYS_TOKEN_FILE": f"{self.keys_dir}/notes.token"},
         }[name]
+        if self.postgres is not None:
+            prefix = self.PREFIXES[name]
+            del own[f"{prefix}_DATABASE_PATH"]
+            own[f"{prefix}_DATABASE_URL"] = self.postgres.url(name)
+            own[f"{prefix}_DATABASE_PASSWORD_FILE"] = self.password_file
         return {**os.environ, **self.common, **{k: str(v) for k, v in own.items()}}
 
     def start(self, name, limit=60, poll=0.05):
@@ -334,7 +450,9 @@ class Services:
         log_path = os.path.join(self.work, f"{name}.log")
         started = time.monotonic()
         with open(log_path, "ab") as log:
-            process = subprocess.Popen([os.path.join(self.bin_dir, self.BINARIES[name])], env=self.environment(name),
+            binary = os.path.join(self.bin_dir, self.BINARIES[name])
+            command = [binary] if self.postgres is None else ["sh", self.ENTRYPOINT, binary]  # exec: the same PID
+            process = subprocess.Popen(command, env=self.environment(name),
                                        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         self.processes[name] = process
         try:

@@ -19,10 +19,12 @@ import Synchronization
 /// postgres-nio is waiting for.
 ///
 /// When the server is away (docs/design.md §7 "When the database misbehaves"), postgres-nio keeps every caller waiting
-/// for a connection while it retries in the background: a request used to hang for a minute and then answer 500. Here a
-/// caller waits at most ``acquireTimeout`` for a connection; then the pool counts the database as unavailable and
-/// every later caller is refused at once with ``StorageUnavailable`` (a 503 with `Retry-After`), while one probe
-/// every ``probeInterval`` asks the server for `SELECT 1`; its first answer opens the pool again. A statement cut off by
+/// for a connection while it retries in the background: a request used to hang for a minute and then answer 500. Here
+/// the first failed connection attempt makes the pool unavailable (``PostgresAvailability``): every caller is then
+/// refused at once with ``StorageUnavailable`` (a 503 with `Retry-After`), while one probe every ``probeInterval`` asks
+/// the server for `SELECT 1`; its first answer opens the pool again. A caller also waits at most ``acquireTimeout`` for
+/// a connection: a server that accepts connections and never answers, or a pool busy for that long, refuses that
+/// caller alone. A statement cut off by
 /// the server going away, and the server's own "come back later" errors (too many connections, disk full, shutting
 /// down), are ``StorageUnavailable`` too. Each episode is logged once when it begins and once when it ends.
 public final class PostgresConnectionPool: Service, Sendable {
@@ -46,7 +48,8 @@ public final class PostgresConnectionPool: Service, Sendable {
     static let closeTimeout: Duration = .seconds(10)
 
     /// Opens a pool for `url` (connections are made on demand, at most `maximumConnections`), its connections on
-    /// `eventLoopGroup` (NIO's shared one unless a test needs loops of its own).
+    /// `eventLoopGroup` (NIO's shared one unless a test needs loops of its own). A connection attempt that has not
+    /// logged in within `connectTimeout` fails.
     ///
     /// Memory (issue 23): postgres-nio starts a keep-alive timer and, above `minimumConnections`, an idle timer each
     /// time a connection is handed back, and cancels them at the next lease; Swift 6.3.1 keeps a cancelled `Task.sleep`
@@ -60,6 +63,7 @@ public final class PostgresConnectionPool: Service, Sendable {
         maximumConnections: Int = 10,
         minimumConnections: Int = 0,
         acquireTimeout: Duration = .seconds(1),
+        connectTimeout: Duration = .seconds(5),
         eventLoopGroup: any EventLoopGroup = PostgresClient.defaultEventLoopGroup
     ) {
         var configuration = url.clientConfiguration
@@ -67,7 +71,7 @@ public final class PostgresConnectionPool: Service, Sendable {
         configuration.options.minimumConnections = min(minimumConnections, maximumConnections)
         configuration.options.keepAliveBehavior = nil
         configuration.options.connectionIdleTimeout = .seconds(5)
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = connectTimeout
         let availability = PostgresAvailability(logger: logger, database: "\(url)")
         let backgroundLogger = Logger(label: logger.label) { _ in ConnectionEventsLogHandler(base: logger, availability: availability) }
         let client = PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: backgroundLogger)
