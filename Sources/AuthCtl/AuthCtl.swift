@@ -6,14 +6,14 @@ import Foundation
 import IdentityServer
 import KeyServer
 
-/// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, up, drill, users import).
+/// `authctl`: the AuthStack admin CLI. Subcommands grow with the services (keys, clients, up, drill, users import).
 @main
 struct AuthCtl: AsyncParsableCommand {
     /// The root command's name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "authctl",
         abstract: "Administer an AuthStack deployment.",
-        subcommands: [InitCommand.self, UpCommand.self, KeysCommand.self, DrillCommand.self, UsersCommand.self]
+        subcommands: [InitCommand.self, UpCommand.self, KeysCommand.self, ClientsCommand.self, DrillCommand.self, UsersCommand.self]
     )
 }
 

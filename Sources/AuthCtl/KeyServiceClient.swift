@@ -38,10 +38,14 @@ struct KeyServiceClient {
 
     /// One admin request; a refused token, a non-2xx answer or an unreachable service is a ``CommandFailure`` saying
     /// what to do.
-    func send(_ method: HTTPMethod, _ path: String) async throws -> Answer {
+    func send(_ method: HTTPMethod, _ path: String, json: [String: String]? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])))
+        }
         let response: HTTPClientResponse
         do {
             response = try await authctlHTTPClient.execute(request, timeout: .seconds(30))
@@ -98,25 +102,68 @@ struct KeyServiceClient {
         let keys: [Key]
 
         /// Metadata from the admin API's JSON (snake_case).
-        static func decode(_ data: Data) throws -> Metadata {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            return try decoder.decode(Metadata.self, from: data)
-        }
+        static func decode(_ data: Data) throws -> Metadata { try KeyServiceClient.decoder.decode(Metadata.self, from: data) }
 
         /// The keyring as a text table, one key per line.
         var table: String {
-            var lines = ["keyring version \(version), current \(currentKid)", ""]
             let header = ["KID", "STATUS", "CREATED", "ACTIVATED", "RETIRES", "REVOKED"]
             let rows = keys.map { [$0.kid, $0.status, $0.createdAt ?? "-", $0.activatedAt ?? "-", $0.retireAt ?? "-", $0.revokedAt ?? "-"] }
-            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-            for row in [header] + rows {
-                lines.append(
-                    zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                        .trimmingCharacters(in: .whitespaces)
-                )
-            }
-            return lines.joined(separator: "\n")
+            return "keyring version \(version), current \(currentKid)\n\n" + KeyServiceClient.table(header: header, rows: rows)
         }
+    }
+}
+
+extension KeyServiceClient {
+    /// A client as `GET /v1/clients` lists it.
+    struct Client: Decodable {
+        let name: String
+        let role: String
+        let status: String
+        let createdAt: String
+        let rotatedAt: String?
+        let lastSeenAt: String?
+        let revokedAt: String?
+        let previousTokenValidUntil: String?
+    }
+
+    /// `GET /v1/clients`.
+    struct ClientListing: Decodable {
+        let version: Int
+        let clients: [Client]
+
+        static func decode(_ data: Data) throws -> ClientListing { try KeyServiceClient.decoder.decode(ClientListing.self, from: data) }
+
+        /// The clients as a text table, one per line.
+        var table: String {
+            let header = ["NAME", "ROLE", "STATUS", "CREATED", "LAST SEEN", "ROTATED", "OLD TOKEN UNTIL"]
+            let rows = clients.map {
+                [$0.name, $0.role, $0.status, $0.createdAt, $0.lastSeenAt ?? "-", $0.rotatedAt ?? "-", $0.previousTokenValidUntil ?? "-"]
+            }
+            return KeyServiceClient.table(header: header, rows: rows)
+        }
+    }
+
+    /// The answer of `POST /v1/clients` and of a rotation: the client and its new token.
+    struct IssuedToken: Decodable {
+        let client: Client
+        let token: String
+
+        static func decode(_ data: Data) throws -> IssuedToken { try KeyServiceClient.decoder.decode(IssuedToken.self, from: data) }
+    }
+
+    /// The admin API's JSON is snake_case.
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+
+    /// Columns padded to their widest cell, two spaces apart.
+    static func table(header: [String], rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
     }
 }

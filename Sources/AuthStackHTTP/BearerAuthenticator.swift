@@ -39,7 +39,7 @@ public struct BearerAuthenticator<Source: KeyringSource>: Sendable {
 
     /// The verified claims of the token in an `Authorization` header value.
     public func authenticate(authorization: String?) async throws(ProblemDetails) -> AccessTokenClaims {
-        guard let authorization, let token = Self.bearerToken(in: authorization) else {
+        guard let authorization, let token = BearerCredentials.token(in: authorization) else {
             var problem = ProblemDetails(.missingToken, detail: "Send an access token as `Authorization: Bearer <token>`.")
             problem.wwwAuthenticate = "Bearer realm=\"\(realm)\""
             throw problem
@@ -67,7 +67,7 @@ public struct BearerAuthenticator<Source: KeyringSource>: Sendable {
     /// The claims of the bearer token in `authorization` when it verifies against the keyring held now — nil for
     /// anything else, with no keyring refresh: for inline responders, which leave every failure to ``authenticate(_:)``.
     public func claimsIfValid(authorization: String?) -> AccessTokenClaims? {
-        guard let authorization, let token = Self.bearerToken(in: authorization), let held = keyring.current() else { return nil }
+        guard let authorization, let token = BearerCredentials.token(in: authorization), let held = keyring.current() else { return nil }
         return try? verify(token, held).get()
     }
 
@@ -86,10 +86,14 @@ public struct BearerAuthenticator<Source: KeyringSource>: Sendable {
         problem.wwwAuthenticate = "Bearer realm=\"\(realm)\", error=\"invalid_token\""
         return problem
     }
+}
 
+/// The `Authorization: Bearer` parse every service shares: identity and notes for access tokens, the key service for
+/// client tokens.
+public enum BearerCredentials {
     /// The credentials of a `Bearer` authorization (scheme case-insensitive, RFC 7235 §2.1), or nil for
     /// another scheme or no credentials. Whitespace inside the token is left in: the verifier rejects it.
-    static func bearerToken(in header: String) -> Substring? {
+    public static func token(in header: String) -> Substring? {
         let utf8 = header.utf8
         guard utf8.count > 7 else { return nil }
         let scheme = utf8.prefix(6)

@@ -15,7 +15,7 @@ public func buildKeyApplication(
 ) async throws -> some ApplicationProtocol {
     let secrets = SecretsDirectory(path: configuration.secretsDirectory)
     let sealer = try KeySealer(masterKeyFile: try secrets.read("master.key"))
-    let clients = try ClientRegistry(secrets: secrets)
+    let seeds = try secrets.clientSeeds()
     let storage = try await configuration.openStore(logger: runtime.logger)
     let store = storage.store
     let manager = try await KeyManager.start(
@@ -24,6 +24,8 @@ public func buildKeyApplication(
         policy: KeyLifecyclePolicy(configuration: configuration.lifecycle),
         clock: clock
     )
+    let clients = try await ClientManager.start(store: store, seeds: seeds, clock: clock, logger: runtime.logger)
+    guard clients.directory.hasActiveClients else { throw NoClientsError(secretsDirectory: secrets.path) }
     runtime.readiness.add("database") { (try? await store.version()) != nil }
     let router = runtime.makeRouter(context: BasicRequestContext.self, metrics: settings.metrics == nil)
     KeyServiceRoutes(manager: manager, clients: clients).addRoutes(to: router)
@@ -33,6 +35,15 @@ public func buildKeyApplication(
         router: router,
         settings: settings,
         serverName: "key-service",
-        services: storage.services(manager: manager, logger: runtime.logger) + [scheduler, reporter]
+        services: storage.services(manager: manager, clients: clients, logger: runtime.logger) + [scheduler, reporter]
     )
+}
+
+/// The key service would start with nobody able to call it: no client stored and no token file to add one from.
+struct NoClientsError: Error, CustomStringConvertible {
+    let secretsDirectory: String
+    var description: String {
+        "no key-service clients: \(secretsDirectory) has no identity.token, notes.token or admin.token and the database holds no "
+            + "active client (run `authctl init`)"
+    }
 }

@@ -13,6 +13,7 @@ import Testing
         (ProblemCode.invalidRequest, 400), (.usernameTaken, 409), (.rateLimited, 429), (.invalidCredentials, 401),
         (.invalidRefreshToken, 401), (.refreshTokenReused, 401), (.invalidToken, 401), (.tokenExpired, 401), (.missingToken, 401),
         (.sessionNotFound, 404), (.noteNotFound, 404), (.payloadTooLarge, 413), (.rotationTooSoon, 409), (.keyringFull, 409),
+        (.clientNotFound, 404), (.clientExists, 409), (.clientLimitReached, 409), (.lastAdmin, 409),
         (.forbidden, 403), (.unauthorized, 401), (.serviceUnavailable, 503), (.methodNotAllowed, 405), (.requestTimeout, 408),
         (.badGateway, 502),
     ])

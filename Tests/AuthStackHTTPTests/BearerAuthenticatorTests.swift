@@ -173,12 +173,12 @@ final class RefreshingKeyringSource: KeyringSource {
     }
 
     @Test func bearerTokenParsing() {
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "Bearer abc") == "abc")
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "bEaReR    abc") == "abc")
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "Bearer a b") == "a b")
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "Bearer\tabc") == nil)
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "Bearé abc") == nil)
-        #expect(BearerAuthenticator<FixedKeyringSource>.bearerToken(in: "Beare") == nil)
+        #expect(BearerCredentials.token(in: "Bearer abc") == "abc")
+        #expect(BearerCredentials.token(in: "bEaReR    abc") == "abc")
+        #expect(BearerCredentials.token(in: "Bearer a b") == "a b")
+        #expect(BearerCredentials.token(in: "Bearer\tabc") == nil)
+        #expect(BearerCredentials.token(in: "Bearé abc") == nil)
+        #expect(BearerCredentials.token(in: "Beare") == nil)
     }
 }
 

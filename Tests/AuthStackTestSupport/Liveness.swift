@@ -28,3 +28,13 @@ package func finished<Value: Sendable>(within limit: Duration, _ body: @escaping
     for try await value in outcome { return value }
     throw CancellationError()
 }
+
+/// Whether `condition` holds within `limit`, asked every 50 ms: for state another task or process changes.
+package func eventually(within limit: Duration, _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+}

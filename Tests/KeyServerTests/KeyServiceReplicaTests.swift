@@ -31,7 +31,7 @@ struct KeyServiceReplicaTests {
                 try await group.waitForAll()
             }
             let applied = try await database.postgresRowsAsText("(SELECT component, version FROM authstack_schema_migrations ORDER BY 1, 2)")
-            #expect(applied == "(identity,1)(keys,1)")
+            #expect(applied == "(identity,1)(keys,1)(keys,2)")
             let snapshot = try await database.keyStore().snapshot()
             #expect(snapshot.version == 1, "the first replica created the keys, the others found them")
             #expect(snapshot.keys.map(\.metadata.status).sorted { $0.rawValue < $1.rawValue } == [.current, .next])
@@ -45,7 +45,8 @@ struct KeyServiceReplicaTests {
             let first = try await database.keyReplica(sealer: TestKeys.sealer, policy: policy) { clock.now }
             let second = try await database.keyReplica(sealer: TestKeys.sealer, policy: policy) { clock.now }
             let before = await second.publication.current
-            let sync = Task { try await KeyringReplicaSync(manager: second, logger: TestDatabase.logger).run() }
+            let clients = try await ClientManager.start(store: second.store, seeds: [], clock: { clock.now }, logger: TestDatabase.logger)
+            let sync = Task { try await KeyringReplicaSync(manager: second, clients: clients, logger: TestDatabase.logger).run() }
             defer { sync.cancel() }
             async let changed = second.publication.waitForChange(from: before.etag, timeout: .seconds(10))
             try await Task.sleep(for: .milliseconds(200))
@@ -138,6 +139,27 @@ struct KeyServiceReplicaTests {
                 #expect(!error.description.contains("not-the-password"))
             }
             #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func aClientAddedOrRevokedThroughOneReplicaIsKnownToTheOtherAfterItsSync() async throws {
+        let policy = self.policy
+        try await TestDatabase.with(.postgres) { database in
+            let clock = TestClock(TestKeys.t0)
+            let first = try await database.keyReplica(sealer: TestKeys.sealer, policy: policy) { clock.now }
+            let second = try await database.keyReplica(sealer: TestKeys.sealer, policy: policy) { clock.now }
+            let firstClients = try await ClientManager.start(store: first.store, seeds: [], clock: { clock.now }, logger: TestDatabase.logger)
+            let secondClients = try await ClientManager.start(store: second.store, seeds: [], clock: { clock.now }, logger: TestDatabase.logger)
+            let sync = Task { try await KeyringReplicaSync(manager: second, clients: secondClients, logger: TestDatabase.logger).run() }
+            defer { sync.cancel() }
+            let (_, token) = try await firstClients.add(name: "billing", role: .verifier)
+            #expect(secondClients.authenticate(token) == nil, "not before the other replica's sync")
+            #expect(await eventually(within: .seconds(20)) { secondClients.authenticate(token) != nil }, "the sync brought the new client")
+            // A long-poll waiting on the other replica ends when the client is revoked here.
+            async let refused = secondClients.directory.untilRefused(token, now: clock.now)
+            try await firstClients.revoke(name: "billing")
+            #expect(await refused, "the other replica's wait on the revoked token ended")
+            #expect(secondClients.authenticate(token) == nil)
         }
     }
 }

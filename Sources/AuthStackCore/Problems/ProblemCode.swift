@@ -62,6 +62,14 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
     case rotationTooSoon = "rotation_too_soon"
     /// 409: the rotation would leave more than 32 keys verifying.
     case keyringFull = "keyring_full"
+    /// 404: no active key-service client has that name.
+    case clientNotFound = "client_not_found"
+    /// 409: an active key-service client has that name.
+    case clientExists = "client_exists"
+    /// 409: the key service has as many active clients as it allows.
+    case clientLimitReached = "client_limit_reached"
+    /// 409: revoking this client would leave no admin.
+    case lastAdmin = "last_admin"
 
     /// The HTTP status this code is always sent with.
     public var status: Int {
@@ -69,10 +77,10 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .invalidRequest: 400
         case .missingToken, .invalidToken, .tokenExpired, .invalidCredentials, .invalidRefreshToken, .refreshTokenReused, .unauthorized: 401
         case .forbidden, .originNotAllowed: 403
-        case .notFound, .sessionNotFound, .noteNotFound, .keyNotFound: 404
+        case .notFound, .sessionNotFound, .noteNotFound, .keyNotFound, .clientNotFound: 404
         case .methodNotAllowed: 405
         case .requestTimeout: 408
-        case .usernameTaken, .rotationTooSoon, .keyringFull: 409
+        case .usernameTaken, .rotationTooSoon, .keyringFull, .clientExists, .clientLimitReached, .lastAdmin: 409
         case .payloadTooLarge: 413
         case .unsupportedMediaType: 415
         case .rateLimited: 429
@@ -110,6 +118,10 @@ public enum ProblemCode: String, Sendable, CaseIterable, Codable {
         case .keyNotFound: "Key not found"
         case .rotationTooSoon: "The next key has not been published long enough"
         case .keyringFull: "The keyring is full"
+        case .clientNotFound: "Client not found"
+        case .clientExists: "A client with this name exists"
+        case .clientLimitReached: "The key service has as many clients as it allows"
+        case .lastAdmin: "The last admin client cannot be revoked"
         }
     }
 }

@@ -12,8 +12,12 @@ import ServiceLifecycle
 /// transaction mode, where `LISTEN` does not. Its cost is one single-row primary-key read per replica per interval
 /// (four a second); its delay is at most `interval` plus a query, which leaves most of the 2 s bound to the
 /// verifiers' long-polls even on a loaded machine (measured here: 0.5 s polls gave up to 1.5 s end to end under load).
+///
+/// The same poll reads the clients' version: a client added, rotated or revoked on another replica is known here
+/// within the same interval, and a revoked client's open long-polls here end then.
 struct KeyringReplicaSync: Service {
     let manager: KeyManager
+    let clients: ClientManager
     var interval: Duration = .milliseconds(250)
     let logger: Logger
 
@@ -27,6 +31,7 @@ struct KeyringReplicaSync: Service {
             }
             do {
                 try await manager.adoptStoredChanges()
+                try await clients.adoptStoredChanges()
                 if failing { logger.info("keyring sync with the shared database resumed") }
                 failing = false
             } catch {

@@ -8,7 +8,7 @@ import Foundation
 /// file is never overwritten unless `force` is set: losing `master.key` makes every stored signing key unreadable.
 public struct SecretsDirectory: Sendable {
     /// The key-service clients `init` creates tokens for, with their roles.
-    public static let clients: [(name: String, role: String)] = [("identity", "signer"), ("notes", "verifier"), ("admin", "admin")]
+    public static let clients: [(name: String, role: ClientRole)] = [("identity", .signer), ("notes", .verifier), ("admin", .admin)]
 
     /// Why writing failed.
     public enum Failure: Error, Equatable, CustomStringConvertible {
@@ -57,14 +57,32 @@ public struct SecretsDirectory: Sendable {
         return paths
     }
 
+    /// The clients whose token files `authctl init` wrote and that exist here: the key service adds each once
+    /// (docs/design.md §5.4). A missing file is skipped; one that exists but cannot be read, or is empty, is an error.
+    func clientSeeds() throws -> [ClientManager.Seed] {
+        try Self.clients.compactMap { client in
+            let file = (path as NSString).appendingPathComponent("\(client.name).token")
+            guard FileManager.default.fileExists(atPath: file) else { return nil }
+            let token = try read("\(client.name).token")
+            guard !token.isEmpty else { throw EmptyTokenFile(path: file) }
+            return ClientManager.Seed(name: client.name, role: client.role, token: token)
+        }
+    }
+
+    /// A client token file without a token.
+    struct EmptyTokenFile: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "\(path) is empty (run `authctl init --force` to write new tokens)" }
+    }
+
     /// Reads a secret file, trimming the trailing newline.
     public func read(_ name: String) throws -> String {
         let text = try String(contentsOfFile: (path as NSString).appendingPathComponent(name), encoding: .utf8)
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Writes `content` to `filePath` with mode 0600, replacing an existing file.
-    private static func writePrivate(_ content: String, to filePath: String) throws(Failure) {
+    /// Writes `content` to `filePath` with mode 0600 from the start, replacing an existing file.
+    public static func writePrivate(_ content: String, to filePath: String) throws(Failure) {
         unlink(filePath)
         let descriptor = open(filePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .cannotWrite(filePath, String(cString: strerror(errno))) }

@@ -13,9 +13,9 @@ extension KeyServiceConfiguration {
 
 extension OpenedStore where Store == any KeyStore {
     /// Services to run beside the HTTP server: the pool (first, so it closes last) and, for a shared database, the
-    /// sync that brings other replicas' changes to this replica's long-pollers.
-    func services(manager: KeyManager, logger: Logger) -> [any Service] {
+    /// sync that brings other replicas' changes (keys and clients) to this replica.
+    func services(manager: KeyManager, clients: ClientManager, logger: Logger) -> [any Service] {
         guard let pool else { return [] }
-        return [pool, KeyringReplicaSync(manager: manager, logger: logger)]
+        return [pool, KeyringReplicaSync(manager: manager, clients: clients, logger: logger)]
     }
 }

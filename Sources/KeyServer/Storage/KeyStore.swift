@@ -36,6 +36,19 @@ protocol KeyStore: Sendable {
         makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot
+
+    /// Every key-service client, revoked ones included, by name, and their version.
+    func clients() async throws -> ClientSnapshot
+
+    /// The clients' version alone: a cheap check whether another process changed them.
+    func clientsVersion() async throws -> Int
+
+    /// Atomically reads the clients, lets `decide` (``ClientPolicy``) return the records to write, writes them
+    /// (replacing a stored client of the same name) and bumps the version if there were any.
+    func transactClients(_ decide: @escaping @Sendable ([ClientRecord]) throws -> [ClientRecord]) async throws -> ClientSnapshot
+
+    /// Writes when `name` last authenticated; the version stays (nothing a replica must act on).
+    func recordLastSeen(name: String, at time: Date) async throws
 }
 
 extension KeyStore {

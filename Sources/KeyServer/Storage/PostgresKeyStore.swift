@@ -40,7 +40,27 @@ struct PostgresKeyStore: KeyStore {
                 "CREATE TABLE keyring_state (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
                 "INSERT INTO keyring_state (id, version) VALUES (1, 0)",
             ]
-        )
+        ),
+        PostgresMigration(
+            version: 2,
+            statements: [
+                """
+                CREATE TABLE clients (
+                    name text PRIMARY KEY,
+                    role text NOT NULL CHECK (role IN ('verifier', 'signer', 'admin')),
+                    token_hash bytea NOT NULL,
+                    previous_token_hash bytea,
+                    previous_valid_until double precision,
+                    created_at double precision NOT NULL,
+                    rotated_at double precision,
+                    last_seen_at double precision,
+                    revoked_at double precision
+                )
+                """,
+                "CREATE TABLE clients_state (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+                "INSERT INTO clients_state (id, version) VALUES (1, 0)",
+            ]
+        ),
     ]
 
     func snapshot() async throws -> KeyStoreSnapshot {
@@ -76,6 +96,83 @@ struct PostgresKeyStore: KeyStore {
             try await connection.rows("UPDATE keyring_state SET version = version + 1 WHERE id = 1")
             return try await Self.read(connection, lock: false)
         }
+    }
+
+    func clients() async throws -> ClientSnapshot {
+        try await pool.transaction { connection in
+            try await connection.rows("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return try await Self.readClients(connection, lock: false)
+        }
+    }
+
+    /// Bounded to 2 s, like ``version()``: the replica sync asks it.
+    func clientsVersion() async throws -> Int {
+        let pool = self.pool
+        return try await PostgresConnectionPool.withDeadline(.seconds(2)) {
+            try await pool.rows("SELECT version FROM clients_state WHERE id = 1").first?.decode(Int.self) ?? 0
+        }
+    }
+
+    /// Locks the `clients_state` row first, so replicas adding or revoking at once apply one after the other.
+    func transactClients(_ decide: @escaping @Sendable ([ClientRecord]) throws -> [ClientRecord]) async throws -> ClientSnapshot {
+        try await pool.transaction { connection in
+            let before = try await Self.readClients(connection, lock: true)
+            let writes = try decide(before.clients)
+            guard !writes.isEmpty else { return before }
+            for client in writes {
+                try await connection.rows(
+                    """
+                    INSERT INTO clients (name, role, token_hash, previous_token_hash, previous_valid_until, created_at, rotated_at,
+                        last_seen_at, revoked_at)
+                    VALUES (\(client.name), \(client.role.rawValue), \(ByteBuffer(bytes: client.tokenHash)),
+                        \(client.previousTokenHash.map { ByteBuffer(bytes: $0) }), \(client.previousValidUntil?.timeIntervalSince1970),
+                        \(client.createdAt.timeIntervalSince1970), \(client.rotatedAt?.timeIntervalSince1970),
+                        \(client.lastSeenAt?.timeIntervalSince1970), \(client.revokedAt?.timeIntervalSince1970))
+                    ON CONFLICT (name) DO UPDATE SET
+                        role = excluded.role, token_hash = excluded.token_hash, previous_token_hash = excluded.previous_token_hash,
+                        previous_valid_until = excluded.previous_valid_until, created_at = excluded.created_at,
+                        rotated_at = excluded.rotated_at, last_seen_at = excluded.last_seen_at, revoked_at = excluded.revoked_at
+                    """
+                )
+            }
+            try await connection.rows("UPDATE clients_state SET version = version + 1 WHERE id = 1")
+            return try await Self.readClients(connection, lock: false)
+        }
+    }
+
+    func recordLastSeen(name: String, at time: Date) async throws {
+        _ = try await pool.rows("UPDATE clients SET last_seen_at = \(time.timeIntervalSince1970) WHERE name = \(name)")
+    }
+
+    private static func readClients(_ connection: PostgresConnection, lock: Bool) async throws -> ClientSnapshot {
+        let versionRows = try await connection.rows(
+            lock ? "SELECT version FROM clients_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM clients_state WHERE id = 1"
+        )
+        let version = try versionRows.first?.decode(Int.self) ?? 0
+        let rows = try await connection.rows(
+            """
+            SELECT name, role, token_hash, previous_token_hash, previous_valid_until, created_at, rotated_at, last_seen_at, revoked_at
+            FROM clients ORDER BY name COLLATE "C"
+            """
+        )
+        let clients = try rows.map { row -> ClientRecord in
+            let (name, roleText, hash, previousHash, previousValidUntil, createdAt, rotatedAt, lastSeenAt, revokedAt) = try row.decode(
+                (String, String, ByteBuffer, ByteBuffer?, Double?, Double, Double?, Double?, Double?).self
+            )
+            guard let role = ClientRole(rawValue: roleText) else { throw UnreadableKeyError(description: "client \(name): unknown role") }
+            return ClientRecord(
+                name: name,
+                role: role,
+                tokenHash: Array(hash.readableBytesView),
+                previousTokenHash: previousHash.map { Array($0.readableBytesView) },
+                previousValidUntil: previousValidUntil.map(Date.init(timeIntervalSince1970:)),
+                createdAt: Date(timeIntervalSince1970: createdAt),
+                rotatedAt: rotatedAt.map(Date.init(timeIntervalSince1970:)),
+                lastSeenAt: lastSeenAt.map(Date.init(timeIntervalSince1970:)),
+                revokedAt: revokedAt.map(Date.init(timeIntervalSince1970:))
+            )
+        }
+        return ClientSnapshot(version: version, clients: clients)
     }
 
     /// The version (row-locked when `lock`, which serialises writers) and then the keys, oldest first; keys created at

@@ -32,6 +32,25 @@ struct SQLiteKeyStore: KeyStore {
                     """
             )
         }
+        migrator.registerMigration("2-clients") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE clients (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        role TEXT NOT NULL CHECK (role IN ('verifier', 'signer', 'admin')),
+                        token_hash BLOB NOT NULL,
+                        previous_token_hash BLOB,
+                        previous_valid_until REAL,
+                        created_at REAL NOT NULL,
+                        rotated_at REAL,
+                        last_seen_at REAL,
+                        revoked_at REAL
+                    );
+                    CREATE TABLE clients_state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+                    INSERT INTO clients_state (id, version) VALUES (1, 0);
+                    """
+            )
+        }
         return migrator
     }
 
@@ -56,6 +75,66 @@ struct SQLiteKeyStore: KeyStore {
             try db.execute(sql: "UPDATE keyring_state SET version = version + 1 WHERE id = 1")
             return try Self.read(db)
         }
+    }
+
+    func clients() async throws -> ClientSnapshot {
+        try await database.read { db in try Self.readClients(db) }
+    }
+
+    func clientsVersion() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT version FROM clients_state WHERE id = 1") ?? 0 }
+    }
+
+    func transactClients(_ decide: @escaping @Sendable ([ClientRecord]) throws -> [ClientRecord]) async throws -> ClientSnapshot {
+        try await database.storageWrite { db in
+            let before = try Self.readClients(db)
+            let writes = try decide(before.clients)
+            guard !writes.isEmpty else { return before }
+            for client in writes {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO clients (name, role, token_hash, previous_token_hash, previous_valid_until, created_at,
+                            rotated_at, last_seen_at, revoked_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        client.name, client.role.rawValue, Data(client.tokenHash), client.previousTokenHash.map { Data($0) },
+                        client.previousValidUntil?.timeIntervalSince1970, client.createdAt.timeIntervalSince1970,
+                        client.rotatedAt?.timeIntervalSince1970, client.lastSeenAt?.timeIntervalSince1970,
+                        client.revokedAt?.timeIntervalSince1970,
+                    ]
+                )
+            }
+            try db.execute(sql: "UPDATE clients_state SET version = version + 1 WHERE id = 1")
+            return try Self.readClients(db)
+        }
+    }
+
+    func recordLastSeen(name: String, at time: Date) async throws {
+        try await database.storageWrite { db in
+            try db.execute(sql: "UPDATE clients SET last_seen_at = ? WHERE name = ?", arguments: [time.timeIntervalSince1970, name])
+        }
+    }
+
+    private static func readClients(_ db: Database) throws -> ClientSnapshot {
+        let version = try Int.fetchOne(db, sql: "SELECT version FROM clients_state WHERE id = 1") ?? 0
+        let clients = try Row.fetchAll(db, sql: "SELECT * FROM clients ORDER BY name").map { row -> ClientRecord in
+            guard let role = ClientRole(rawValue: row["role"]) else {
+                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "unknown client role")
+            }
+            return ClientRecord(
+                name: row["name"],
+                role: role,
+                tokenHash: [UInt8](row["token_hash"] as Data),
+                previousTokenHash: (row["previous_token_hash"] as Data?).map { [UInt8]($0) },
+                previousValidUntil: (row["previous_valid_until"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                rotatedAt: (row["rotated_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                lastSeenAt: (row["last_seen_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+            )
+        }
+        return ClientSnapshot(version: version, clients: clients)
     }
 
     private static func read(_ db: Database) throws -> KeyStoreSnapshot {
