@@ -8,8 +8,12 @@
 #   4. the browser test: the demo web client in headless Chromium through authctl up's gateway, silent refresh
 #      included (scripts/browser-test.sh; Debian's chromium and chromium-driver, Selenium from PyPI);
 #   5. the scaled topology of compose.yaml as processes: nginx with the gateway's routes, 2 identity + 3 notes replicas,
-#      a key service, PostgreSQL (scripts/scaled-topology.py).
-# Network tests bind to 127.0.0.1 only; nothing here needs Docker, and the only download is the pinned Selenium (PyPI).
+#      a key service, PostgreSQL (scripts/scaled-topology.py);
+#   6. the Python verifier recipe (Examples/python-verifier: PyJWT from PyPI, pinned) against a real `authctl up`, with
+#      a client of its own, forged tokens, rotations, a revocation and a key-service outage
+#      (scripts/python-verifier-test.sh).
+# Network tests bind to 127.0.0.1 only; nothing here needs Docker, and the only downloads are the pinned Selenium and
+# PyJWT (PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
@@ -47,3 +51,4 @@ rm -f "$log" "$log.started" "$log.ended"
 python3 scripts/fault-drills.py .build/debug
 ./scripts/browser-test.sh .build/debug
 python3 scripts/scaled-topology.py .build/debug
+./scripts/python-verifier-test.sh .build/debug
