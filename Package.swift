@@ -31,7 +31,11 @@ let package = Package(
         .executable(name: "key-service", targets: ["KeyService"]),
         .executable(name: "authctl", targets: ["AuthCtl"]),
         .executable(name: "token-bench", targets: ["TokenBench"]),
+        .executable(name: "whoami-example", targets: ["WhoAmIExample"]),
         .library(name: "AuthStackCore", targets: ["AuthStackCore"]),
+        // What a Swift service needs to accept AuthStack access tokens: the keyring follower, the verifier and a
+        // Hummingbird middleware (docs/verifying-tokens.md).
+        .library(name: "AuthStackVerifier", targets: ["AuthStackVerifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "4.0.0"..<"5.0.0"),
@@ -73,9 +77,22 @@ let package = Package(
         // What every HTTP service shares: router assembly, middleware, problem responses, bearer authentication, the
         // inline responder, the launcher, operational routes, the keyring follower.
         .target(
-            name: "AuthStackHTTP",
+            name: "AuthStackVerifier",
             dependencies: [
                 "AuthStackCore",
+                hummingbird, httpClient, lifecycle,
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AuthStackHTTP",
+            dependencies: [
+                "AuthStackCore", "AuthStackVerifier",
                 hummingbird, httpClient, lifecycle,
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -106,7 +123,7 @@ let package = Package(
         .target(
             name: "NotesServer",
             dependencies: [
-                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP",
+                "AuthStackCore", "AuthStackStorage", "AuthStackHTTP", "AuthStackVerifier",
                 hummingbird, grdb, postgres, lifecycle,
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 // SQLite's C API, for the inline listing that writes JSON straight from column bytes.
@@ -116,7 +133,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "NotesService", dependencies: ["AuthStackHTTP", "NotesServer"], swiftSettings: swiftSettings),
+        .executableTarget(name: "NotesService", dependencies: ["AuthStackHTTP", "AuthStackVerifier", "NotesServer"], swiftSettings: swiftSettings),
         .target(
             name: "KeyServer",
             dependencies: [
@@ -141,6 +158,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // MARK: Benchmarks (run in release builds; never timed in `swift test`).
+        // A service of a deployment's own, on the verifier product alone (docs/verifying-tokens.md).
+        .executableTarget(
+            name: "WhoAmIExample",
+            dependencies: [
+                "AuthStackCore", "AuthStackVerifier", hummingbird,
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            path: "Examples/WhoAmI",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "TokenBench",
             dependencies: ["AuthStackCore", .product(name: "JWTKit", package: "jwt-kit")],
@@ -175,10 +203,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AuthStackVerifierTests",
+            dependencies: ["AuthStackCore", "AuthStackVerifier", hummingbird, hummingbirdTesting],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AuthStackHTTPTests",
             // AuthStackTestSupport: secrets for the key-service executable that ServiceExecutableTests runs.
             dependencies: [
-                "AuthStackHTTP", "AuthStackTestSupport", hummingbird, hummingbirdTesting, httpClient,
+                "AuthStackHTTP", "AuthStackVerifier", "AuthStackTestSupport", hummingbird, hummingbirdTesting, httpClient,
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

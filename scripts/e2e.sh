@@ -33,10 +33,10 @@ step() { echo "e2e: $*"; }
 # json FILE EXPR — a field of a JSON document (python3 is everywhere CI and developers are).
 json() { python3 -c 'import json,sys; v=eval("d"+sys.argv[2], {"d": json.load(open(sys.argv[1]))}); print("null" if v is None else v)' "$1" "$2"; }
 
-PORTS=$(python3 "$STACKLIB" free-ports 4)
-read -r IDENTITY_PORT NOTES_PORT KEYS_PORT GATEWAY_PORT <<<"$PORTS"
+PORTS=$(python3 "$STACKLIB" free-ports 5)
+read -r IDENTITY_PORT NOTES_PORT KEYS_PORT GATEWAY_PORT EXAMPLE_PORT <<<"$PORTS"
 ID="http://127.0.0.1:$IDENTITY_PORT"; NOTES="http://127.0.0.1:$NOTES_PORT"; KEYS="http://127.0.0.1:$KEYS_PORT"
-GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
+GATEWAY="http://127.0.0.1:$GATEWAY_PORT"; EXAMPLE="http://127.0.0.1:$EXAMPLE_PORT"
 
 # request METHOD URL EXPECTED_STATUS [curl args…] — body to $WORK/body, headers to $WORK/headers.
 request() {
@@ -51,9 +51,11 @@ expect_code() { [[ "$(code)" == "$1" ]] || fail "expected problem code $1, got $
 
 # up [VARIABLE=value…] — authctl up in the background ($UP_PID) on the ports above, its keys and data in $WORK, its
 # output in $LOG; returns once it says it is up, non-zero (saying why) if it exits first or is not up within 120 s.
+# --with-example also runs Examples/WhoAmI, a service on the verifier library with a key-service client of its own.
 up() {
     env "$@" "$BIN/authctl" up --bin-dir "$BIN" --keys-dir "$WORK/keys" --data-dir "$WORK/data" \
-        --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" >"$LOG" 2>&1 &
+        --identity-port "$IDENTITY_PORT" --notes-port "$NOTES_PORT" --keys-port "$KEYS_PORT" --gateway-port "$GATEWAY_PORT" \
+        --with-example --example-port "$EXAMPLE_PORT" >"$LOG" 2>&1 &
     UP_PID=$!
     python3 "$STACKLIB" wait-up "$LOG" "$UP_PID" 120
 }
@@ -150,6 +152,23 @@ done
 [[ "$KID" == "$NEW_KID" ]] || fail "identity still signs with $KID 2 s after the rotation to $NEW_KID"
 "$BIN/authctl" keys list --url "$KEYS" --keys-dir "$WORK/keys" | grep -q previous || fail "keys list shows the previous key"
 
+step "the example service (Examples/WhoAmI, the verifier library): its own client, the same checks, the new key"
+ROTATED=$(json "$WORK/rotation.json" '["access_token"]')
+request GET "$EXAMPLE/whoami" 200 -H "Authorization: Bearer $ROTATED"
+[[ "$(json "$WORK/body" '["username"]')" == "Ada" ]] || fail "whoami answered $(cat "$WORK/body")"
+request GET "$EXAMPLE/whoami" 401
+expect_code missing_token
+request GET "$EXAMPLE/whoami" 401 -H "Authorization: Bearer ${ROTATED%?}x"
+expect_code invalid_token
+[[ "$(header WWW-Authenticate)" == 'Bearer realm="whoami", error="invalid_token"' ]] || fail "example challenge: $(header WWW-Authenticate)"
+[[ "$(stat -c %a "$WORK/keys/whoami.token")" == 600 ]] || fail "the example's token file is not 0600"
+"$BIN/authctl" clients list --url "$KEYS" --keys-dir "$WORK/keys" >"$WORK/clients.txt" || fail "authctl clients list"
+grep -Eq '^whoami +verifier +active' "$WORK/clients.txt" || fail "authctl clients list lacks the example: $(cat "$WORK/clients.txt")"
+# Revoked, the example's client is refused at once; the example keeps serving with the keyring it holds.
+"$BIN/authctl" clients revoke whoami --url "$KEYS" --keys-dir "$WORK/keys" >/dev/null || fail "authctl clients revoke"
+request GET "$KEYS/v1/keyring" 401 -H "Authorization: Bearer $(cat "$WORK/keys/whoami.token")"
+request GET "$EXAMPLE/whoami" 200 -H "Authorization: Bearer $ROTATED"
+
 step "expired access token → token_expired"
 fresh_access
 sleep 11
@@ -188,7 +207,7 @@ step "stopping the stack"
 kill -TERM "$UP_PID"
 wait "$UP_PID" || fail "authctl up exited non-zero after SIGTERM"
 UP_PID=""
-for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT" "$GATEWAY_PORT"; do
+for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT" "$GATEWAY_PORT" "$EXAMPLE_PORT"; do
     if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then fail "a service still answers on port $port after authctl up stopped"; fi
 done
 step "no orphans: SIGKILL authctl up, its services stop on their own"
@@ -199,7 +218,7 @@ UP_PID=""
 gone=""
 for _ in $(seq 1 50); do
     gone=yes
-    for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT"; do
+    for port in "$IDENTITY_PORT" "$NOTES_PORT" "$KEYS_PORT" "$EXAMPLE_PORT"; do
         if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then gone=""; fi
     done
     [[ -n "$gone" ]] && break

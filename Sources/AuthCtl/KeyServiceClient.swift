@@ -39,6 +39,11 @@ struct KeyServiceClient {
     /// One admin request; a refused token, a non-2xx answer or an unreachable service is a ``CommandFailure`` saying
     /// what to do.
     func send(_ method: HTTPMethod, _ path: String, json: [String: String]? = nil) async throws -> Answer {
+        try checked(try await exchange(method, path, json: json))
+    }
+
+    /// One admin request, whatever its answer's status; an unreachable service is a ``CommandFailure``.
+    func exchange(_ method: HTTPMethod, _ path: String, json: [String: String]? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -53,7 +58,11 @@ struct KeyServiceClient {
             throw CommandFailure("cannot reach the key service at \(baseURL) (\(error)); is it running? (`authctl up` starts it)")
         }
         let body = try await response.body.collect(upTo: 4 << 20)
-        let answer = Answer(status: response.status.code, headers: response.headers, body: Data(buffer: body))
+        return Answer(status: response.status.code, headers: response.headers, body: Data(buffer: body))
+    }
+
+    /// `answer` when it is a success; else a ``CommandFailure`` saying what to do.
+    func checked(_ answer: Answer) throws -> Answer {
         switch answer.status {
         case 200..<300:
             return answer

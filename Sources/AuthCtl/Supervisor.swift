@@ -59,6 +59,8 @@ final class Supervisor: Sendable {
 
     /// Starts one service with its environment and `LOG_LEVEL`, its output relayed line by line behind its name.
     func start(_ service: UpCommand.Service, logLevel: String) throws {
+        // A service started late (the example, once the key service is ready) may meet a stop already under way.
+        if state.withLock({ $0.stopping }) { throw CancellationError() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: service.binary)
         var environment = ProcessInfo.processInfo.environment

@@ -80,6 +80,19 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every service to become ready.")
     var timeout = 120
 
+    /// `--with-example`: also run Examples/WhoAmI.
+    @Flag(
+        name: .customLong("with-example"),
+        help: "Also run the example service (Examples/WhoAmI: GET /whoami) on --example-port, with a key-service client of its own."
+    )
+    var withExample = false
+
+    /// `--example-port`: the example service's port.
+    @Option(name: .customLong("example-port")) var examplePort = 8084
+
+    /// The key-service client the example follows the keyring with, and the `aud` its tokens carry.
+    static let exampleClient = "whoami"
+
     /// One service process to start.
     struct Service {
         /// Its name in log prefixes and messages (`keys`, `identity`, `notes`).
@@ -122,7 +135,7 @@ struct UpCommand: AsyncParsableCommand {
                     // The gateway's requests arrive on this socket, and only there is X-Forwarded-For believed: over
                     // loopback TCP the gateway and any local client look the same (docs/security.md, "client address").
                     "IDENTITY_PROXY_SOCKET": proxySocket,
-                ]
+                ].merging(withExample ? ["IDENTITY_AUDIENCES": "identity,notes,\(Self.exampleClient)"] : [:]) { $1 }
             ),
             Service(
                 name: "notes",
@@ -137,6 +150,40 @@ struct UpCommand: AsyncParsableCommand {
         ]
     }
 
+    /// With `--with-example`, the example service (Examples/WhoAmI): started once the key service is ready and has
+    /// given it a client token of its own (``issueExampleToken()``), which it reads from `keys/whoami.token`.
+    var example: Service? {
+        guard withExample else { return nil }
+        let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
+        return Service(
+            name: "example",
+            binary: directory + "/whoami-example",
+            host: host,
+            port: examplePort,
+            environment: [
+                "EXAMPLE_HOST": host, "EXAMPLE_PORT": String(examplePort), "EXAMPLE_KEYS_URL": "http://\(Self.urlHost(keysHost)):\(keysPort)",
+                "EXAMPLE_KEYS_TOKEN_FILE": keysDirectory + "/\(Self.exampleClient).token", "EXAMPLE_AUDIENCE": Self.exampleClient,
+            ]
+        )
+    }
+
+    /// A fresh token for the example's client, written to `keys/whoami.token` (0600): its old token, if any, is
+    /// replaced at once (a rotation without overlap), else the client is added. Each `up` thus hands the example a
+    /// token the key service knows, whatever the state of the data directory.
+    private func issueExampleToken() async throws {
+        let client = try KeyServiceClient(url: "http://\(Self.urlHost(keysHost)):\(keysPort)", keysDirectory: keysDirectory)
+        var answer = try await client.exchange(.POST, "/v1/clients/\(Self.exampleClient)/rotate?overlap=0")
+        if answer.status == 404 {
+            answer = try await client.exchange(.POST, "/v1/clients", json: ["name": Self.exampleClient, "role": "verifier"])
+        }
+        let issued = try KeyServiceClient.IssuedToken.decode(try client.checked(answer).body)
+        do {
+            try SecretsDirectory.writePrivate(issued.token + "\n", to: keysDirectory + "/\(Self.exampleClient).token")
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+
     /// `host` as it goes into a URL: a wildcard address becomes loopback, an IPv6 address gets brackets.
     static func urlHost(_ host: String) -> String {
         if host == "0.0.0.0" { return "127.0.0.1" }
@@ -144,13 +191,14 @@ struct UpCommand: AsyncParsableCommand {
         return host.contains(":") ? "[\(host)]" : host
     }
 
-    /// Ports in range and all four different.
+    /// Ports in range and all different.
     func validate() throws {
-        for port in [identityPort, notesPort, keysPort, gatewayPort] where !(1...65535).contains(port) {
+        let ports = [identityPort, notesPort, keysPort, gatewayPort] + (withExample ? [examplePort] : [])
+        for port in ports where !(1...65535).contains(port) {
             throw ValidationError("port \(port) is out of range")
         }
-        guard Set([identityPort, notesPort, keysPort, gatewayPort]).count == 4 else {
-            throw ValidationError("the three services and the gateway need four different ports")
+        guard Set(ports).count == ports.count else {
+            throw ValidationError("the services and the gateway need \(ports.count) different ports")
         }
     }
 
@@ -163,7 +211,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let proxySocket = socket.path
         let services = self.services(proxySocket: proxySocket)
-        let webRoot = try checkBeforeStarting(services)
+        let webRoot = try checkBeforeStarting(services + [example].compactMap { $0 })
         try prepareSecrets()
         // 0700 like the directories the services create themselves: the databases, and identity's proxy socket, whose
         // every caller is believed about the client's address.
@@ -208,18 +256,30 @@ struct UpCommand: AsyncParsableCommand {
         return webRoot
     }
 
-    /// Polls the services' `/readyz` and the gateway's `/app/` in the background; posts `.ready` or `.notReady`.
+    /// Polls the services' `/readyz` and the gateway's `/app/` in the background; posts `.ready` or `.notReady`. With
+    /// `--with-example`, the example starts once the key service is ready and has issued its token.
     private func startReadinessChecks(_ services: [Service], supervisor: Supervisor) -> Task<Void, Never> {
+        let example = self.example
+        let readiness = { (service: Service) in (name: service.name, url: "http://\(Self.urlHost(service.host)):\(service.port)/readyz") }
         let checks =
-            services.map { (name: $0.name, url: "http://\(Self.urlHost($0.host)):\($0.port)/readyz") }
+            (services + [example].compactMap { $0 }).map(readiness)
             + [(name: "gateway", url: "http://\(Self.urlHost(host)):\(gatewayPort)/app/")]
+        let logLevel = self.logLevel
         return Task {
             do {
+                if let example, let keys = services.first(where: { $0.name == "keys" }) {
+                    try await waitUntilReady([readiness(keys)])
+                    try await issueExampleToken()
+                    try supervisor.start(example, logLevel: logLevel)
+                }
                 try await waitUntilReady(checks)
                 supervisor.post(.ready)
             } catch let error as NotReady {
                 supervisor.post(.notReady(error.message))
-            } catch {}
+            } catch is CancellationError {
+            } catch {
+                supervisor.post(.notReady("the example service could not start: \(error)"))
+            }
         }
     }
 
@@ -307,7 +367,8 @@ struct UpCommand: AsyncParsableCommand {
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
               notes     http://\(h):\(notesPort)   (/notes)
               keys      http://\(Self.urlHost(keysHost)):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
-              gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, identity's public paths, else 404)
+              gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, identity's public paths, else 404)\(
+                withExample ? "\n  example   http://\(h):\(examplePort)   (GET /whoami: Examples/WhoAmI, tokens with aud \(Self.exampleClient))" : "")
               data in \(dataDirectory)/, secrets in \(keysDirectory)/
 
             Demo web client: http://\(h):\(gatewayPort)/app/
@@ -323,7 +384,7 @@ struct UpCommand: AsyncParsableCommand {
               curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/refresh
               curl -s -b cookies.txt -c cookies.txt -X POST http://\(h):\(identityPort)/logout -i
 
-            Ctrl-C stops all three and the gateway.
+            Ctrl-C stops the services and the gateway.
 
             """
         )

@@ -1,6 +1,7 @@
 import AuthStackCore
 import AuthStackHTTP
 import AuthStackStorage
+import AuthStackVerifier
 import Foundation
 import Hummingbird
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import AuthStackHTTP
+import AuthStackVerifier
 import NotesServer
 
 // notes-service: configured by NOTES_* variables and LOG_LEVEL (docs/configuration.md; `--help` lists them).

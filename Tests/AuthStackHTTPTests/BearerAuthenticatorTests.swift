@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 
 @testable import AuthStackHTTP
+@testable import AuthStackVerifier
 
 /// A keyring source that starts with one keyring and, when asked to refresh, moves to another.
 final class RefreshingKeyringSource: KeyringSource {

@@ -1,5 +1,6 @@
 import AuthStackCore
 import AuthStackHTTP
+import AuthStackVerifier
 import Foundation
 import Hummingbird
 import NIOCore
