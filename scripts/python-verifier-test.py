@@ -50,7 +50,7 @@ EXAMPLE = os.path.join(ROOT, "Examples", "python-verifier")
 sys.path[:0] = [EXAMPLE, os.path.join(ROOT, "Benchmarks", "peers")]
 from peers import hostile_tokens  # noqa: E402  (Benchmarks/peers/peers.py: the benchmark peers' self-check)
 from stacklib import (HOST, AuthctlUp, Failure, b64url_decode, b64url_encode, call, check, free_port,  # noqa: E402
-                      jwt_claims, jwt_header, kid_of, stop_processes, wait_ready)
+                      jwt_claims, jwt_header, kid_of, stop_processes, tail_of, wait_ready)
 from verifier import AccessTokenVerifier, KeyringFollower, TokenRejected, read_client_token  # noqa: E402
 
 NAME = "python-verifier-test"
@@ -284,11 +284,7 @@ class ExampleService:
                 for result in ("fetched", "coalesced", "cooldown")}
 
     def tail(self, lines=30):
-        try:
-            with open(self.log_path, errors="replace") as log:
-                return "".join(log.readlines()[-lines:])
-        except OSError:
-            return ""
+        return tail_of(self.log_path, lines)
 
     def stop(self):
         if self.process is not None:

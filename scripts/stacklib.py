@@ -26,7 +26,8 @@ What is here, and who uses it:
                                               or PostgreSQL (fault-drills, Benchmarks/run.py and soak.py)
   PostgresCluster, tool, run_tool             a throwaway PostgreSQL server on loopback (scaled-topology,
                                               Benchmarks/soak.py); a program found or its Debian package named
-  wait_ready, stop_processes                  a process until /readyz answers 200; SIGTERM, bounded wait, SIGKILL
+  wait_ready, stop_processes, tail_of         a process until /readyz answers 200; SIGTERM, bounded wait, SIGKILL;
+                                              the end of its log
   Failure, check                              the first broken promise ends a script
 
 Standard library only: it runs under Debian's python3 and inside the scripts' virtualenvs. Loopback only.
@@ -207,6 +208,15 @@ def wait_until_up(log_path, running, seconds=120, poll=0.2):
         time.sleep(poll)
 
 
+def tail_of(path, lines=30):
+    """The last `lines` lines of a log file ("" when it cannot be read): what a failing script prints of a process."""
+    try:
+        with open(path, errors="replace") as log:
+            return "".join(log.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def pid_running(pid):
     """Whether process `pid` exists and has not exited (a zombie not yet reaped by its parent has exited)."""
     try:
@@ -365,11 +375,7 @@ class AuthctlUp:
         return read_token(self.keys_dir, role)
 
     def tail(self, lines=30):
-        try:
-            with open(self.log_path, errors="replace") as log:
-                return "".join(log.readlines()[-lines:])
-        except OSError:
-            return ""
+        return tail_of(self.log_path, lines)
 
     def stop(self, grace=15):
         """SIGTERM, then SIGKILL after `grace` seconds. The exit status (None if it was never started)."""

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// | path | goes to |
 /// |---|---|
-/// | `/signup`, `/login`, `/refresh`, `/logout`, `/logout-all`, `/me`, `/sessions`, `/sessions/{id}` | identity |
+/// | `/signup`, `/login`, `/refresh`, `/logout`, `/logout-all`, `/password`, `/me`, `/sessions`, `/sessions/{id}` | identity |
 /// | `/notes`, `/notes/{id}` | notes |
 /// | `/app/…` | the static files of the web root |
 /// | `/app` | 301 to `/app/` |
@@ -87,6 +87,7 @@ enum GatewayRoutes {
         .path("/refresh", to: .identity),
         .path("/logout", to: .identity),
         .path("/logout-all", to: .identity),
+        .path("/password", to: .identity),
         .path("/me", to: .identity),
         .path("/sessions", to: .identity),
         .path("/sessions/{id}", to: .identity),

@@ -94,7 +94,7 @@ import Testing
                 if let proxied { forwarded.append(proxied) }
             }
             #expect(upstreams.seen() == forwarded, "each service path reached its service and nothing else did")
-            #expect(forwarded.count == 10)
+            #expect(forwarded.count == 11)
         }
     }
 

@@ -100,6 +100,34 @@ import Testing
         }
     }
 
+    @Test(arguments: StoreKind.tested)
+    func aPasswordChangeRevokesEveryOtherSessionOfTheUserInOneStep(kind: StoreKind) async throws {
+        let settings = self.settings
+        try await TestDatabase.with(kind) { database in
+            let store = try await database.identityStore()
+            let (kept, keptToken) = try await signedUp("frank", in: store)
+            var other = kept
+            other.id = RandomID.make("s_")
+            try await store.createSession(other, firstToken: RefreshToken.generate())
+            let (stranger, _) = try await signedUp("grace", in: store)
+            let hash = "hash-of-frank"
+            // A stale old hash changes nothing at all.
+            #expect(try await store.changePassword(userID: kept.userID, old: "stale", new: "x", keeping: kept.id, now: t0 + 1) == nil)
+            #expect(try await store.liveSessions(userID: kept.userID, now: t0 + 1).count == 2)
+            #expect(try await store.changePassword(userID: kept.userID, old: hash, new: "new-hash", keeping: kept.id, now: t0 + 2) == 1)
+            #expect(try await store.user(id: kept.userID)?.passwordHash == "new-hash")
+            #expect(try await store.liveSessions(userID: kept.userID, now: t0 + 3).map(\.id) == [kept.id], "the caller's session stays")
+            #expect(try await store.liveSessions(userID: stranger.userID, now: t0 + 3).count == 1, "another user's sessions stay")
+            if case .issued(_, _, _, replayed: false) = try await store.refresh(keptToken, now: t0 + 4, settings: settings) {
+            } else {
+                Issue.record("the kept session still refreshes")
+            }
+            // Without a session to keep (a token without `sid`), every session goes.
+            #expect(try await store.changePassword(userID: kept.userID, old: "new-hash", new: "newer", keeping: nil, now: t0 + 5) == 1)
+            #expect(try await store.liveSessions(userID: kept.userID, now: t0 + 6).isEmpty)
+        }
+    }
+
     // MARK: Refresh
 
     @Test(arguments: StoreKind.tested)

@@ -49,14 +49,8 @@ extension IdentityRoutes {
         let accountKey = ThrottleKey.account(username)
         let addressKey = "login-address:" + clientAddress(request, context)
         // Counted before the hash runs: a throttled account or address costs no hash, even with the right password.
-        if case .throttled(let retryAfter) = try await store.admitLogin(
-            accountKey: accountKey,
-            addressKey: addressKey,
-            settings: configuration.throttle,
-            now: clock()
-        ) {
+        try await admitPasswordAttempt(accountKey: accountKey, addressKey: addressKey, detail: "Too many failed logins; retry later.") {
             metrics.login("throttled")
-            throw ProblemDetails(.rateLimited, detail: "Too many failed logins; retry later.", retryAfter: retryAfter)
         }
         let verification: PasswordVerification
         let user = try await store.user(usernameKey: Username.key(username))
@@ -81,6 +75,20 @@ extension IdentityRoutes {
         if needsRehash { await rehash(user, password: password, logger: context.logger) }
         metrics.login("success")
         return try await startSession(for: user, request: request, status: .ok)
+    }
+
+    /// Counts a password check against the account's and the address's login limits before any hash runs; a spent
+    /// limit is 429 with `Retry-After` (`throttled` runs first). Login and `POST /password` share the counters.
+    func admitPasswordAttempt(accountKey: String, addressKey: String, detail: String, throttled: () -> Void = {}) async throws {
+        if case .throttled(let retryAfter) = try await store.admitLogin(
+            accountKey: accountKey,
+            addressKey: addressKey,
+            settings: configuration.throttle,
+            now: clock()
+        ) {
+            throttled()
+            throw ProblemDetails(.rateLimited, detail: detail, retryAfter: retryAfter)
+        }
     }
 
     /// Replaces an imported bcrypt hash (or one with outdated scrypt parameters) after a successful login. A failure

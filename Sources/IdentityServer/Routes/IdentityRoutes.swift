@@ -65,6 +65,7 @@ struct IdentityRoutes<Source: KeyringSource>: Sendable {
             try sameOrigin(request, context)
             return try await logoutAll(request)
         }
+        router.post("/password") { request, context in try await changePassword(request, context) }
         router.get("/me") { request, _ in try await me(request) }
         router.get("/sessions") { request, _ in try await sessions(request) }
         router.delete("/sessions/{id}") { request, context in try await deleteSession(request, id: try context.parameters.require("id")) }

@@ -9,6 +9,11 @@ struct TokenBody: Encodable {
     let refreshExpiresIn: Int
 }
 
+/// `POST /password`: how many other sessions the change ended.
+struct PasswordChangedBody: Encodable {
+    let revokedSessions: Int
+}
+
 struct MeBody: Encodable {
     let id: String
     let username: String

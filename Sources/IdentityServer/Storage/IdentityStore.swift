@@ -44,6 +44,10 @@ protocol IdentityStore: Sendable {
     func user(id: String) async throws -> UserRecord?
     /// Replaces a password hash only if it is still `old` (a concurrent rehash or change wins once).
     func replacePasswordHash(userID: String, old: String, new: String) async throws
+    /// A password change (`POST /password`): in one transaction, the hash replaced if it is still `old`, and every
+    /// live session of the user but `keeping` revoked. Nil when the hash had changed meanwhile (nothing written);
+    /// else how many sessions were revoked.
+    func changePassword(userID: String, old: String, new: String, keeping sessionID: String?, now: Date) async throws -> Int?
     /// Users imported from another system; existing usernames are skipped. Returns (imported, skipped usernames).
     func importUsers(_ users: [UserRecord]) async throws -> (imported: Int, skipped: [String])
 

@@ -235,6 +235,21 @@ struct PostgresIdentityStore: IdentityStore {
         return !rows.isEmpty
     }
 
+    func changePassword(userID: String, old: String, new: String, keeping sessionID: String?, now: Date) async throws -> Int? {
+        try await pool.transaction { connection -> Int? in
+            let changed = try await connection.rows(
+                "UPDATE users SET password_hash = \(new) WHERE id = \(userID) AND password_hash = \(old) RETURNING id"
+            )
+            guard changed.count == 1 else { return nil }
+            return try await connection.rows(
+                """
+                UPDATE sessions SET revoked_at = \(now.timeIntervalSince1970), revoke_reason = 'password_changed'
+                WHERE user_id = \(userID) AND revoked_at IS NULL AND id IS DISTINCT FROM \(sessionID) RETURNING id
+                """
+            ).count
+        }
+    }
+
     func revokeAllSessions(userID: String, now: Date) async throws -> Int {
         try await pool.rows(
             """

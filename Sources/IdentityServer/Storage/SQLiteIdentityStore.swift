@@ -105,6 +105,21 @@ struct SQLiteIdentityStore: IdentityStore {
         }
     }
 
+    func changePassword(userID: String, old: String, new: String, keeping sessionID: String?, now: Date) async throws -> Int? {
+        try await database.storageWrite { db in
+            try db.executeCached(sql: "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", arguments: [new, userID, old])
+            guard db.changesCount == 1 else { return nil }
+            try db.executeCached(
+                sql: """
+                    UPDATE sessions SET revoked_at = ?, revoke_reason = 'password_changed'
+                    WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?
+                    """,
+                arguments: [now.timeIntervalSince1970, userID, sessionID]
+            )
+            return db.changesCount
+        }
+    }
+
     func importUsers(_ users: [UserRecord]) async throws -> (imported: Int, skipped: [String]) {
         try await database.storageWrite { db in
             var skipped: [String] = []
