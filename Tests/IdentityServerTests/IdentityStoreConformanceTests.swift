@@ -264,6 +264,21 @@ import Testing
     }
 
     @Test(arguments: StoreKind.tested)
+    func concurrentAdmissionsAdmitExactlyTheLimit(kind: StoreKind) async throws {
+        try await TestDatabase.with(kind) { database in
+            let store = try await database.identityStore()
+            let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<40 { group.addTask { try await store.admit("refresh:5.6.7.8", limit: 15, window: 60, now: t0) == .admitted } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(admitted == 15)
+            // A clock stepped back behind the window's start starts a new window, as the policy says.
+            #expect(try await store.admit("refresh:5.6.7.8", limit: 15, window: 60, now: t0 - 30) == .admitted)
+            #expect(try await store.admit("other:key", limit: 0, window: 60, now: t0) == .throttled(retryAfter: 60))
+        }
+    }
+
+    @Test(arguments: StoreKind.tested)
     func concurrentLoginAttemptsLoseNoCount(kind: StoreKind) async throws {
         let throttle = ThrottleSettings(accountFreeFailures: 1_000, loginFailuresPerAddress: 10)
         try await TestDatabase.with(kind) { database in
