@@ -57,12 +57,7 @@ struct ClientsCommand: AsyncParsableCommand {
 
         /// `GET /v1/clients`.
         func run() async throws {
-            let answer = try await options.client().send(.GET, "/v1/clients")
-            if options.json {
-                print(String(decoding: answer.body, as: UTF8.self))
-            } else {
-                print(try KeyServiceClient.ClientListing.decode(answer.body).table)
-            }
+            try options.show(try await options.client().send(.GET, "/v1/clients")) { try KeyServiceClient.ClientListing.decode($0).table }
         }
     }
 

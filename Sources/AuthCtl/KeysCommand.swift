@@ -20,12 +20,12 @@ struct KeyServiceOptions: ParsableArguments {
     /// The client these options name.
     func client() throws -> KeyServiceClient { try KeyServiceClient(url: url, keysDirectory: keysDirectory) }
 
-    /// Prints the keyring an answer holds: its JSON, or a table.
-    func show(_ answer: KeyServiceClient.Answer) throws {
+    /// Prints an answer: its JSON, or the table `table` makes of it (by default the key metadata's).
+    func show(_ answer: KeyServiceClient.Answer, table: (Data) throws -> String = { try KeyServiceClient.Metadata.decode($0).table }) throws {
         if json {
             print(String(decoding: answer.body, as: UTF8.self))
         } else {
-            print(try KeyServiceClient.Metadata.decode(answer.body).table)
+            print(try table(answer.body))
         }
     }
 }

@@ -110,8 +110,7 @@ struct UpCommand: AsyncParsableCommand {
     /// The three services, configured for this machine: SQLite in --data-dir, secrets in --keys-dir; identity also
     /// answers on `proxySocket`, where the gateway reaches it (``gatewayUpstreams(proxySocket:)``).
     func services(proxySocket: String) -> [Service] {
-        let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
-        let keysURL = "http://\(Self.urlHost(keysHost)):\(keysPort)"
+        let directory = binaries
         return [
             Service(
                 name: "keys",
@@ -154,14 +153,13 @@ struct UpCommand: AsyncParsableCommand {
     /// given it a client token of its own (``issueExampleToken()``), which it reads from `keys/whoami.token`.
     var example: Service? {
         guard withExample else { return nil }
-        let directory = binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "."
         return Service(
             name: "example",
-            binary: directory + "/whoami-example",
+            binary: binaries + "/whoami-example",
             host: host,
             port: examplePort,
             environment: [
-                "EXAMPLE_HOST": host, "EXAMPLE_PORT": String(examplePort), "EXAMPLE_KEYS_URL": "http://\(Self.urlHost(keysHost)):\(keysPort)",
+                "EXAMPLE_HOST": host, "EXAMPLE_PORT": String(examplePort), "EXAMPLE_KEYS_URL": keysURL,
                 "EXAMPLE_KEYS_TOKEN_FILE": keysDirectory + "/\(Self.exampleClient).token", "EXAMPLE_AUDIENCE": Self.exampleClient,
             ]
         )
@@ -171,7 +169,7 @@ struct UpCommand: AsyncParsableCommand {
     /// replaced at once (a rotation without overlap), else the client is added. Each `up` thus hands the example a
     /// token the key service knows, whatever the state of the data directory.
     private func issueExampleToken() async throws {
-        let client = try KeyServiceClient(url: "http://\(Self.urlHost(keysHost)):\(keysPort)", keysDirectory: keysDirectory)
+        let client = try KeyServiceClient(url: keysURL, keysDirectory: keysDirectory)
         var answer = try await client.exchange(.POST, "/v1/clients/\(Self.exampleClient)/rotate?overlap=0")
         if answer.status == 404 {
             answer = try await client.exchange(.POST, "/v1/clients", json: ["name": Self.exampleClient, "role": "verifier"])
@@ -183,6 +181,12 @@ struct UpCommand: AsyncParsableCommand {
             throw CommandFailure("\(error)")
         }
     }
+
+    /// Where the service binaries are: `--bin-dir`, else next to authctl.
+    var binaries: String { binaryDirectory ?? Bundle.main.executableURL?.deletingLastPathComponent().path ?? "." }
+
+    /// The key service as its clients (and authctl) reach it.
+    var keysURL: String { "http://\(Self.urlHost(keysHost)):\(keysPort)" }
 
     /// `host` as it goes into a URL: a wildcard address becomes loopback, an IPv6 address gets brackets.
     static func urlHost(_ host: String) -> String {
@@ -366,7 +370,7 @@ struct UpCommand: AsyncParsableCommand {
             AuthStack is up.
               identity  http://\(h):\(identityPort)   (signup, login, refresh, logout, me, sessions)
               notes     http://\(h):\(notesPort)   (/notes)
-              keys      http://\(Self.urlHost(keysHost)):\(keysPort)   (internal; admin: authctl keys list|rotate|revoke)
+              keys      \(keysURL)   (internal; admin: authctl keys list|rotate|revoke)
               gateway   http://\(h):\(gatewayPort)   (one origin: /app/ web client, /notes… notes, identity's public paths, else 404)\(
                 withExample ? "\n  example   http://\(h):\(examplePort)   (GET /whoami: Examples/WhoAmI, tokens with aud \(Self.exampleClient))" : "")
               data in \(dataDirectory)/, secrets in \(keysDirectory)/

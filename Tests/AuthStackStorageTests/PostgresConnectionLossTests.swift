@@ -59,12 +59,7 @@ struct PostgresConnectionLossTests {
     @Test func aPoolWhoseDatabaseRefusesConnectionsStillAnswersAndCloses() async throws {
         try await TestDatabase.with(.postgres) { database in
             let url = try #require(database.url)
-            let pool = PostgresConnectionPool(
-                url: url,
-                logger: TestDatabase.logger,
-                maximumConnections: 2,
-                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
-            )
+            let pool = try database.postgresPool(maximumConnections: 2)
             #expect(try await pool.rows("SELECT 1").count == 1)
             let outage = DatabaseOutage(url)
             try await outage.begin()

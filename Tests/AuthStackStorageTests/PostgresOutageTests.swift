@@ -16,12 +16,7 @@ struct PostgresOutageTests {
         try await TestDatabase.with(.postgres) { database in
             let url = try #require(database.url)
             // The acquire timeout is the suite's long one: the refusal must come from the failed connection attempt.
-            let pool = PostgresConnectionPool(
-                url: url,
-                logger: TestDatabase.logger,
-                maximumConnections: 2,
-                acquireTimeout: .seconds(TestDatabase.acquireTimeout)
-            )
+            let pool = try database.postgresPool(maximumConnections: 2)
             let outage = DatabaseOutage(url)
             #expect(try await pool.rows("SELECT 1").count == 1)
             #expect(pool.isAvailable)

@@ -83,12 +83,13 @@ package final class TestDatabase: Sendable {
         try await postgresPool().rows(PostgresQuery(unsafeSQL: "SELECT t::text FROM \(table) t")).map { try $0.decode(String.self) }.joined()
     }
 
-    /// A one-connection pool on this PostgreSQL database, closed with the others.
-    package func postgresPool() throws -> PostgresConnectionPool {
+    /// A pool of `maximumConnections` on this PostgreSQL database, waiting the suite's long acquire timeout, closed
+    /// with the others.
+    package func postgresPool(maximumConnections: Int = 1) throws -> PostgresConnectionPool {
         let pool = PostgresConnectionPool(
             url: try #require(url),
             logger: Self.logger,
-            maximumConnections: 1,
+            maximumConnections: maximumConnections,
             acquireTimeout: .seconds(Self.acquireTimeout)
         )
         adopt(pool)

@@ -30,6 +30,9 @@ enum ThrottleKey {
 
     /// The streak key of the account `username` names.
     static func account(_ username: String) -> String { accountPrefix + Username.key(username) }
+
+    /// The key of the failed password checks (logins, password changes) from one client address.
+    static func loginAddress(_ address: String) -> String { "login-address:" + address }
 }
 
 /// A counter row: `count` events since `windowStart`, and for accounts a wait that ends at `blockedUntil`.

@@ -29,15 +29,15 @@ extension IdentityRoutes {
         guard let current, let new else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
         guard let user = try await store.user(id: claims.subject) else { throw unknownSubject() }
         let accountKey = ThrottleKey.account(user.username)
-        let addressKey = "login-address:" + clientAddress(request, context)
+        let addressKey = ThrottleKey.loginAddress(clientAddress(request, context))
         try await admitPasswordAttempt(accountKey: accountKey, addressKey: addressKey, detail: "Too many wrong passwords; retry later.")
-        let verification: PasswordVerification
-        do {
-            verification = try await passwords.verify(current, against: user.passwordHash)
-        } catch let PasswordHashingError.overloaded(retryAfter) {
-            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
-            throw ProblemDetails(.serviceUnavailable, detail: "Too many password checks at once; retry shortly.", retryAfter: retryAfter)
-        }
+        let verification = try await verifyPassword(
+            current,
+            against: user.passwordHash,
+            accountKey: accountKey,
+            addressKey: addressKey,
+            detail: "Too many password checks at once; retry shortly."
+        )
         guard case .match = verification else { throw Self.wrongCurrentPassword }
         try await store.recordLoginSuccess(accountKey: accountKey, addressKey: addressKey)
         let replacement = try await hash(new)

@@ -47,26 +47,19 @@ extension IdentityRoutes {
         guard let username, let password else { throw ProblemDetails(.invalidRequest, detail: "The request is invalid.") }
         try requireSigningKey()
         let accountKey = ThrottleKey.account(username)
-        let addressKey = "login-address:" + clientAddress(request, context)
+        let addressKey = ThrottleKey.loginAddress(clientAddress(request, context))
         // Counted before the hash runs: a throttled account or address costs no hash, even with the right password.
         try await admitPasswordAttempt(accountKey: accountKey, addressKey: addressKey, detail: "Too many failed logins; retry later.") {
             metrics.login("throttled")
         }
-        let verification: PasswordVerification
         let user = try await store.user(usernameKey: Username.key(username))
-        do {
-            // Unknown users cost the same scrypt as known ones (docs/design.md §6).
-            if let user {
-                verification = try await passwords.verify(password, against: user.passwordHash)
-            } else {
-                verification = try await passwords.verifyUnknownUser(password)
-            }
-        } catch let PasswordHashingError.overloaded(retryAfter) {
-            metrics.login("overloaded")
-            // No password was checked: the attempt must not count towards the account's or the address's lockout.
-            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
-            throw ProblemDetails(.serviceUnavailable, detail: "Too many logins at once; retry shortly.", retryAfter: retryAfter)
-        }
+        let verification = try await verifyPassword(
+            password,
+            against: user?.passwordHash,
+            accountKey: accountKey,
+            addressKey: addressKey,
+            detail: "Too many logins at once; retry shortly."
+        ) { metrics.login("overloaded") }
         guard let user, case .match(let needsRehash) = verification else {
             metrics.login("failure")
             throw ProblemDetails(.invalidCredentials, detail: "The username or password is wrong.")
@@ -88,6 +81,28 @@ extension IdentityRoutes {
         ) {
             throttled()
             throw ProblemDetails(.rateLimited, detail: detail, retryAfter: retryAfter)
+        }
+    }
+
+    /// Checks `password` against `hash` (nil: an unknown user, who costs the same scrypt as a known one, docs/design.md
+    /// §6), after ``admitPasswordAttempt(accountKey:addressKey:detail:throttled:)`` counted it. A hashing pool too busy
+    /// to check it is 503 with `Retry-After`, and the attempt is refunded (`overloaded` runs first): no password was
+    /// checked, so it must not count towards the account's or the address's lockout.
+    func verifyPassword(
+        _ password: String,
+        against hash: String?,
+        accountKey: String,
+        addressKey: String,
+        detail: String,
+        overloaded: () -> Void = {}
+    ) async throws -> PasswordVerification {
+        do {
+            guard let hash else { return try await passwords.verifyUnknownUser(password) }
+            return try await passwords.verify(password, against: hash)
+        } catch let PasswordHashingError.overloaded(retryAfter) {
+            overloaded()
+            try await store.refundLoginAttempt(accountKey: accountKey, addressKey: addressKey, settings: configuration.throttle)
+            throw ProblemDetails(.serviceUnavailable, detail: detail, retryAfter: retryAfter)
         }
     }
 

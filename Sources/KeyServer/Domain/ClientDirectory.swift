@@ -37,7 +37,7 @@ final class ClientDirectory: Sendable {
         let ended: [CheckedContinuation<Bool, Never>] = state.withLock { state in
             guard snapshot.version > state.snapshot.version else { return [] }
             state.snapshot = snapshot
-            let invalid = state.waiters.filter { _, waiter in !snapshot.clients.contains { $0.accepts(waiter.hash, at: now) } }
+            let invalid = state.waiters.filter { _, waiter in !snapshot.accepts(waiter.hash, at: now) }
             for id in invalid.keys { state.waiters[id] = nil }
             return invalid.values.map(\.continuation)
         }
@@ -77,7 +77,7 @@ final class ClientDirectory: Sendable {
                 // registered before `onCancel` looks for it.
                 let refused: Bool? = state.withLock { state in
                     guard !Task.isCancelled else { return false }
-                    guard state.snapshot.clients.contains(where: { $0.accepts(hash, at: now) }) else { return true }
+                    guard state.snapshot.accepts(hash, at: now) else { return true }
                     state.waiters[id] = Waiter(hash: hash, continuation: continuation)
                     return nil
                 }

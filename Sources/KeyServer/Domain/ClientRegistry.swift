@@ -52,6 +52,9 @@ struct ClientRecord: Sendable, Equatable {
 struct ClientSnapshot: Sendable, Equatable {
     var version: Int
     var clients: [ClientRecord]
+
+    /// Whether some client's token, at `now`, has this hash.
+    func accepts(_ hash: [UInt8], at now: Date) -> Bool { clients.contains { $0.accepts(hash, at: now) } }
 }
 
 /// Why a client operation was refused.
@@ -105,6 +108,12 @@ public enum ClientPolicy {
         return ClientRecord(name: name, role: role, tokenHash: tokenHash, createdAt: now)
     }
 
+    /// The active client called `name`; a revoked one is a tombstone, not a client.
+    static func activeClient(named name: String, in clients: [ClientRecord]) throws(ClientError) -> ClientRecord {
+        guard let client = clients.first(where: { $0.name == name && $0.isActive }) else { throw .notFound }
+        return client
+    }
+
     /// `name` with a new token; the old one is accepted for `overlap` seconds more (0: not at all).
     static func rotate(
         name: String,
@@ -115,7 +124,7 @@ public enum ClientPolicy {
     ) throws(ClientError)
         -> ClientRecord
     {
-        guard var client = clients.first(where: { $0.name == name && $0.isActive }) else { throw .notFound }
+        var client = try activeClient(named: name, in: clients)
         client.previousTokenHash = overlap > 0 ? client.tokenHash : nil
         client.previousValidUntil = overlap > 0 ? now.addingTimeInterval(overlap) : nil
         client.tokenHash = tokenHash
@@ -126,7 +135,7 @@ public enum ClientPolicy {
     /// `name` revoked at `now`: its token and any previous one stop working at once. The last active admin cannot be
     /// revoked (nobody could add another); add a new admin first.
     static func revoke(name: String, in clients: [ClientRecord], now: Date) throws(ClientError) -> ClientRecord {
-        guard var client = clients.first(where: { $0.name == name && $0.isActive }) else { throw .notFound }
+        var client = try activeClient(named: name, in: clients)
         if client.role == .admin, clients.count(where: { $0.isActive && $0.role == .admin }) == 1 { throw .lastAdmin }
         client.revokedAt = now
         client.previousTokenHash = nil

@@ -202,15 +202,8 @@ struct KeyServiceRoutes: Sendable {
                 case currentKid = "current_kid"
             }
         }
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
         let listing = Listing(version: metadata.version, currentKid: metadata.keys.first { $0.status == .current }?.kid, keys: metadata.keys)
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(listing)))
-        )
+        return try Self.json(.ok, listing)
     }
 }
 

@@ -38,7 +38,7 @@ public struct SecretsDirectory: Sendable {
     public func initialize(force: Bool) throws(Failure) -> [String] {
         let files =
             [("master.key", Base64URL.encode(SecretBytes.random(count: 32).bytes))]
-            + Self.clients.map { ("\($0.name).token", "ast_" + Base64URL.encode(SecretBytes.random(count: 32).bytes)) }
+            + Self.clients.map { ("\($0.name).token", ClientRecord.newToken()) }
         let paths = files.map { (path as NSString).appendingPathComponent($0.0) }
         if !force, let existing = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
             throw .exists(existing)

@@ -72,12 +72,7 @@ struct PostgresKeyStore: KeyStore {
     }
 
     /// Bounded to 2 s: the replica sync and `/readyz` ask it, and the pool waits for as long as the server is away.
-    func version() async throws -> Int {
-        let pool = self.pool
-        return try await PostgresConnectionPool.withDeadline(.seconds(2)) {
-            try await pool.rows("SELECT version FROM keyring_state WHERE id = 1").first?.decode(Int.self) ?? 0
-        }
-    }
+    func version() async throws -> Int { try await boundedStateVersion("keyring_state") }
 
     func transact(
         now: Date,
@@ -106,12 +101,7 @@ struct PostgresKeyStore: KeyStore {
     }
 
     /// Bounded to 2 s, like ``version()``: the replica sync asks it.
-    func clientsVersion() async throws -> Int {
-        let pool = self.pool
-        return try await PostgresConnectionPool.withDeadline(.seconds(2)) {
-            try await pool.rows("SELECT version FROM clients_state WHERE id = 1").first?.decode(Int.self) ?? 0
-        }
-    }
+    func clientsVersion() async throws -> Int { try await boundedStateVersion("clients_state") }
 
     /// Locks the `clients_state` row first, so replicas adding or revoking at once apply one after the other.
     func transactClients(_ decide: @escaping @Sendable ([ClientRecord]) throws -> [ClientRecord]) async throws -> ClientSnapshot {
@@ -144,11 +134,23 @@ struct PostgresKeyStore: KeyStore {
         _ = try await pool.rows("UPDATE clients SET last_seen_at = \(time.timeIntervalSince1970) WHERE name = \(name)")
     }
 
+    /// The version of `table`, read on a connection of its own within 2 s.
+    private func boundedStateVersion(_ table: String) async throws -> Int {
+        let pool = self.pool
+        return try await PostgresConnectionPool.withDeadline(.seconds(2)) {
+            try await pool.rows("SELECT version FROM \(unescaped: table) WHERE id = 1").first?.decode(Int.self) ?? 0
+        }
+    }
+
+    /// The version row of `table` (`keyring_state` or `clients_state`), row-locked when `locking`: that lock is what
+    /// serialises the writers of the keys, and of the clients.
+    private static func stateVersion(_ table: String, locking: Bool, _ connection: PostgresConnection) async throws -> Int {
+        let lock: String = locking ? "FOR UPDATE" : ""
+        return try await connection.rows("SELECT version FROM \(unescaped: table) WHERE id = 1 \(unescaped: lock)").first?.decode(Int.self) ?? 0
+    }
+
     private static func readClients(_ connection: PostgresConnection, lock: Bool) async throws -> ClientSnapshot {
-        let versionRows = try await connection.rows(
-            lock ? "SELECT version FROM clients_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM clients_state WHERE id = 1"
-        )
-        let version = try versionRows.first?.decode(Int.self) ?? 0
+        let version = try await stateVersion("clients_state", locking: lock, connection)
         let rows = try await connection.rows(
             """
             SELECT name, role, token_hash, previous_token_hash, previous_valid_until, created_at, rotated_at, last_seen_at, revoked_at
@@ -178,10 +180,7 @@ struct PostgresKeyStore: KeyStore {
     /// The version (row-locked when `lock`, which serialises writers) and then the keys, oldest first; keys created at
     /// the same time (the first pair) by kid byte by byte (`COLLATE "C"`), as SQLite orders them.
     private static func read(_ connection: PostgresConnection, lock: Bool) async throws -> KeyStoreSnapshot {
-        let versionRows = try await connection.rows(
-            lock ? "SELECT version FROM keyring_state WHERE id = 1 FOR UPDATE" : "SELECT version FROM keyring_state WHERE id = 1"
-        )
-        let version = try versionRows.first?.decode(Int.self) ?? 0
+        let version = try await stateVersion("keyring_state", locking: lock, connection)
         let rows = try await connection.rows(
             """
             SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
