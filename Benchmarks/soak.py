@@ -5,8 +5,8 @@
         [--interval 5] [--connections 32] [--bound MiB]
 
 For each backend, starts the key, identity and notes services on it (PostgreSQL: a throwaway cluster from Debian's
-packages on loopback, the databases of services/postgres/init-databases.sql, the services started through the images'
-entry point), then runs each scenario with wrk for `warmup` + `duration` seconds:
+packages on loopback, the databases of services/postgres/init-databases.sql, the password read from a file as in the
+containers), then runs each scenario with wrk for `warmup` + `duration` seconds:
 
   GET /notes      the notes service's main request: a user with 3 notes, bearer token verified locally, one read
   POST /refresh   identity's: real rotation, every request presents an unused refresh token (wrk/post-refresh.lua)

@@ -4,9 +4,9 @@
     python3 scripts/scaled-topology.py [BIN_DIR]        (default .build/debug; build first: swift build)
 
 On loopback: a throwaway PostgreSQL cluster (password authentication, the databases of
-services/postgres/init-databases.sql), one key service, two identity and three notes replicas, each started through
-the images' entry point (services/docker-entrypoint.sh, the database password from a file as in compose) with secrets
-from `authctl init --compose`, and nginx in front with the compose gateway's own routes (services/gateway/routes.conf)
+services/postgres/init-databases.sql), one key service, two identity and three notes replicas, each reading its
+database password from a file (<PREFIX>_DATABASE_PASSWORD_FILE, as in compose) with secrets from
+`authctl init --compose`, and nginx in front with the compose gateway's own routes (services/gateway/routes.conf)
 over `upstream` blocks instead of Docker's DNS. Through the gateway it checks:
 
 1. routing: only the public paths pass; the key service's /v1/ API, /readyz and /metrics are 404 problems; body
@@ -49,7 +49,6 @@ from stacklib import Failure, check, free_port, kid_of, read_token, stop_process
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug"))
 ROUTES = os.path.join(ROOT, "services/gateway/routes.conf")
-ENTRYPOINT = os.path.join(ROOT, "services/docker-entrypoint.sh")
 INIT_SQL = os.path.join(ROOT, "services/postgres/init-databases.sql")
 PROPAGATION_BOUND = 2.0   # docs/design.md §9
 TIME_LIMIT = 240          # the whole run, start-up included; normally about 40 s
@@ -109,7 +108,7 @@ def call(port, method, path, **options):
 
 
 class Service:
-    """One replica: a service binary started through the images' entry point, in an empty working directory."""
+    """One replica: a service binary, in an empty working directory."""
 
     def __init__(self, label, binary, prefix, variables):
         self.label = label
@@ -130,7 +129,7 @@ class Service:
 
     def start(self):
         log = open(self.log, "ab")
-        self.process = subprocess.Popen(["sh", ENTRYPOINT, os.path.join(BIN, self.binary)], cwd=self.directory,
+        self.process = subprocess.Popen([os.path.join(BIN, self.binary)], cwd=self.directory,
                                         env=self.environment, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         started_processes.append((self.label, self.process))
 

@@ -308,8 +308,8 @@ class PostgresCluster:
                   "-d", database, "-f", path], env=dict(os.environ, PGPASSWORD=self.password))
 
     def url(self, database):
-        """The database's URL without the password: the services' entry point adds it from
-        <PREFIX>_DATABASE_PASSWORD_FILE, as in the containers."""
+        """The database's URL without the password: the services read it from <PREFIX>_DATABASE_PASSWORD_FILE,
+        as in the containers."""
         return f"postgres://authstack@{HOST}:{self.port}/{database}?sslmode=disable"
 
     def stop(self):
@@ -409,11 +409,10 @@ class Services:
 
     With `postgres` (a started PostgresCluster whose databases are services/postgres/init-databases.sql's) and
     `password_file` (its password, alone in a file), each service uses its database on that server instead of a
-    SQLite file, started through the images' entry point (services/docker-entrypoint.sh), as in the containers."""
+    SQLite file, the password read from `password_file` by the services themselves, as in the containers."""
 
     BINARIES = {"keys": "key-service", "identity": "identity-service", "notes": "notes-service"}
     PREFIXES = {"keys": "KEYS", "identity": "IDENTITY", "notes": "NOTES"}
-    ENTRYPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "services/docker-entrypoint.sh")
 
     def __init__(self, bin_dir, work, timeout=10, postgres=None, password_file=None, **environment):
         self.bin_dir = os.path.abspath(bin_dir)
@@ -457,8 +456,7 @@ class Services:
         started = time.monotonic()
         with open(log_path, "ab") as log:
             binary = os.path.join(self.bin_dir, self.BINARIES[name])
-            command = [binary] if self.postgres is None else ["sh", self.ENTRYPOINT, binary]  # exec: the same PID
-            process = subprocess.Popen(command, env=self.environment(name),
+            process = subprocess.Popen([binary], env=self.environment(name),
                                        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         self.processes[name] = process
         try:

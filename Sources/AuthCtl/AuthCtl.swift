@@ -127,7 +127,11 @@ struct ImportUsersCommand: AsyncParsableCommand {
     var database = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_PATH"] ?? "data/identity.sqlite"
 
     /// `--database-url`: identity's PostgreSQL database, instead.
-    @Option(name: .customLong("database-url"), help: "The identity service's PostgreSQL database (postgres://…; default $IDENTITY_DATABASE_URL).")
+    @Option(
+        name: .customLong("database-url"),
+        help:
+            "The identity service's PostgreSQL database (postgres://…; default $IDENTITY_DATABASE_URL; its password may come from $IDENTITY_DATABASE_PASSWORD_FILE)."
+    )
     var databaseURL = ProcessInfo.processInfo.environment["IDENTITY_DATABASE_URL"] ?? ""
 
     /// Imports every user of the file or none, and reports what was imported and skipped.
@@ -140,13 +144,19 @@ struct ImportUsersCommand: AsyncParsableCommand {
         }
         do {
             var configuration = IdentityConfiguration()
-            configuration.database.path = database
-            if !databaseURL.isEmpty {
-                do {
-                    configuration.database.url = try PostgresURL(databaseURL, variable: "--database-url")
-                } catch {
-                    throw ValidationError("\(error)")
-                }
+            // The service's own reading of its database settings, the options in place of their variables: so
+            // IDENTITY_DATABASE_PASSWORD_FILE works here as in the service (compose's authctl has one).
+            var environment = ProcessInfo.processInfo.environment
+            environment["IDENTITY_DATABASE_PATH"] = database
+            environment["IDENTITY_DATABASE_URL"] = databaseURL
+            do {
+                configuration.database = try DatabaseSettings(
+                    prefix: "IDENTITY",
+                    defaultPath: database,
+                    reader: ConfigurationReader(environment)
+                )
+            } catch {
+                throw ValidationError("\(error)".replacingOccurrences(of: "IDENTITY_DATABASE_URL:", with: "--database-url:"))
             }
             let report = try await LegacyUserImport.run(json: json, configuration: configuration)
             print("imported \(report.imported) user(s) into \(configuration.database.url.map { "\($0)" } ?? database)")

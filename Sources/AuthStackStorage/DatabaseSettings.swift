@@ -26,12 +26,28 @@ public struct DatabaseSettings: Sendable, Equatable {
     }
 
     /// Reads `<PREFIX>_DATABASE_PATH` (non-empty, default `defaultPath`), `<PREFIX>_DATABASE_URL` (an empty value
-    /// counts as unset, for compose `.env` files) and `<PREFIX>_DATABASE_ACQUIRE_TIMEOUT`.
+    /// counts as unset, for compose `.env` files), `<PREFIX>_DATABASE_PASSWORD_FILE` (the URL's password from a file,
+    /// so that it is in no process environment: the URL must then have none), the acquire timeout and the pool sizes.
     public init(prefix: String, defaultPath: String, reader: ConfigurationReader) throws(InvalidSetting) {
         path = try reader.path("\(prefix)_DATABASE_PATH", default: defaultPath)
         url = try reader.optional("\(prefix)_DATABASE_URL", accepted: "postgres://user:password@host:port/database[?sslmode=…]").map {
             text throws(InvalidSetting) in
             try PostgresURL(text, variable: "\(prefix)_DATABASE_URL")
+        }
+        if let password = try reader.secretFile("\(prefix)_DATABASE_PASSWORD_FILE") {
+            guard let withoutPassword = url else {
+                throw InvalidSetting(
+                    variable: "\(prefix)_DATABASE_PASSWORD_FILE",
+                    reason: "needs \(prefix)_DATABASE_URL (the password of which it is)"
+                )
+            }
+            guard !withoutPassword.hasPassword else {
+                throw InvalidSetting(
+                    variable: "\(prefix)_DATABASE_URL",
+                    reason: "must not contain a password when \(prefix)_DATABASE_PASSWORD_FILE is set"
+                )
+            }
+            url = withoutPassword.with(password: password)
         }
         acquireTimeout = try reader.seconds("\(prefix)_DATABASE_ACQUIRE_TIMEOUT", default: acquireTimeout, in: 0.1...60)
         poolSize = try reader.integer("\(prefix)_DATABASE_POOL_SIZE", default: poolSize, in: 1...200)

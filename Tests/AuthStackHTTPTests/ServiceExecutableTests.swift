@@ -43,13 +43,12 @@ import Testing
         )
     }
 
-    /// The variables docs/configuration.md documents for `prefix` (its `<PREFIX>_…` rows included), less those only
-    /// the container images' entry point reads.
+    /// The variables docs/configuration.md documents for `prefix` (its `<PREFIX>_…` rows included).
     static func documented(_ prefix: String) throws -> Set<String> {
         let text = try String(contentsOf: repository.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
             .replacingOccurrences(of: "<PREFIX>_", with: "\(prefix)_")
         let names = text.matches(of: /`([A-Z][A-Z0-9_]*[A-Z0-9])`/).map { String($0.output.1) }
-        return Set(names.filter { ($0.hasPrefix(prefix + "_") || $0 == "LOG_LEVEL") && !$0.hasSuffix("_PASSWORD_FILE") })
+        return Set(names.filter { $0.hasPrefix(prefix + "_") || $0 == "LOG_LEVEL" })
     }
 
     @Test(arguments: services)

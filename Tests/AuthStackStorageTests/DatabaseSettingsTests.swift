@@ -1,5 +1,6 @@
 import AuthStackCore
 import AuthStackStorage
+import Foundation
 import Testing
 
 /// Every service reads `<PREFIX>_DATABASE_URL` and `<PREFIX>_DATABASE_PATH` through ``DatabaseSettings``: the URL
@@ -30,6 +31,46 @@ import Testing
         ] {
             let settings = try DatabaseSettings(prefix: "X", defaultPath: "x.sqlite", reader: ConfigurationReader(["X_DATABASE_URL": text]))
             #expect(settings.url?.description == expected)
+        }
+    }
+
+    /// The password can come from a file, so that it is in no process environment (`/proc/PID/environ`, `docker
+    /// inspect`): the services read `<PREFIX>_DATABASE_PASSWORD_FILE` themselves (issue 20). A file that is missing,
+    /// empty or of several lines, or one beside a URL that has a password of its own, is refused without quoting it.
+    @Test func thePasswordCanComeFromAFile() throws {
+        let directory = NSTemporaryDirectory() + "password-file-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/postgres.password"
+        let empty = directory + "/empty"
+        let twoLines = directory + "/two-lines"
+        try "hunter2-secret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        try "hunter2\nsecond\n".write(toFile: twoLines, atomically: true, encoding: .utf8)
+
+        let settings = try DatabaseSettings(
+            prefix: "NOTES",
+            defaultPath: "x.sqlite",
+            reader: ConfigurationReader(["NOTES_DATABASE_URL": "postgres://notes@db:5432/notes", "NOTES_DATABASE_PASSWORD_FILE": file])
+        )
+        #expect(settings.url == (try PostgresURL("postgres://notes:hunter2-secret@db:5432/notes", variable: "X")))
+        #expect(settings.url?.description.contains("hunter2") == false)
+
+        for (environment, variable) in [
+            (["NOTES_DATABASE_PASSWORD_FILE": file], "NOTES_DATABASE_PASSWORD_FILE"),
+            (["NOTES_DATABASE_URL": "postgres://notes:hunter2@db/notes", "NOTES_DATABASE_PASSWORD_FILE": file], "NOTES_DATABASE_URL"),
+            (
+                ["NOTES_DATABASE_URL": "postgres://notes@db/notes", "NOTES_DATABASE_PASSWORD_FILE": directory + "/missing"],
+                "NOTES_DATABASE_PASSWORD_FILE"
+            ),
+            (["NOTES_DATABASE_URL": "postgres://notes@db/notes", "NOTES_DATABASE_PASSWORD_FILE": empty], "NOTES_DATABASE_PASSWORD_FILE"),
+            (["NOTES_DATABASE_URL": "postgres://notes@db/notes", "NOTES_DATABASE_PASSWORD_FILE": twoLines], "NOTES_DATABASE_PASSWORD_FILE"),
+        ] {
+            #expect {
+                try DatabaseSettings(prefix: "NOTES", defaultPath: "x.sqlite", reader: ConfigurationReader(environment))
+            } throws: { error in
+                (error as? InvalidSetting)?.variable == variable && !"\(error)".contains("hunter2")
+            }
         }
     }
 

@@ -83,6 +83,25 @@ public struct ConfigurationReader: Sendable {
         return text
     }
 
+    /// The content of the secret file named by `name` (a password kept out of the environment), its surrounding white
+    /// space trimmed; nil when unset or empty. A file that cannot be read, or holds nothing, is an ``InvalidSetting``
+    /// that names the file and never quotes it.
+    public func secretFile(_ name: String) throws(InvalidSetting) -> String? {
+        recorder?.note(name, "none", "a readable file")
+        guard let path = environment[name], !path.isEmpty else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw InvalidSetting(variable: name, reason: "cannot read \(path) (it must exist and be readable by this process)")
+        }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty, !secret.contains(where: \.isNewline) else {
+            throw InvalidSetting(variable: name, reason: "\(path) must hold one non-empty line")
+        }
+        return secret
+    }
+
     /// A name (an issuer, an audience): non-empty, without white space.
     public func name(_ name: String, default value: String) throws(InvalidSetting) -> String {
         recorder?.note(name, value, "a name without spaces")

@@ -23,8 +23,8 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     public let port: Int
     /// Role to log in as.
     public let username: String
-    /// Password, if the URL has one (never printed).
-    let password: String?
+    /// Password, if the URL has one or one was read from a file (never printed).
+    private(set) var password: String?
     /// Database name.
     public let database: String
     /// TLS use. `prefer` and `require` verify the server's certificate and host name against the system's trust store
@@ -81,6 +81,16 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         self.password = password
         self.database = database
         self.tlsMode = try Self.tlsMode(query, invalid: invalid)
+    }
+
+    /// Whether the URL itself carries a password.
+    public var hasPassword: Bool { password != nil }
+
+    /// This URL with `password`, read from a file (`<PREFIX>_DATABASE_PASSWORD_FILE`) so that it is in no environment.
+    public func with(password: String) -> PostgresURL {
+        var url = self
+        url.password = password
+        return url
     }
 
     /// The postgres-nio client configuration for this URL.
