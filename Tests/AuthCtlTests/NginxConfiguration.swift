@@ -51,6 +51,11 @@ struct NginxConfiguration {
     private static func inline(_ directives: [Directive], from url: URL, depth: Int) throws -> [Directive] {
         try directives.flatMap { directive -> [Directive] in
             if directive.name == "include" {
+                // An absolute pattern is a drop-in directory of the image, empty unless an override file mounts one
+                // there (compose.tls.yaml's tls.conf, which check-deploy.sh tests with `nginx -t`).
+                if directive.arguments.count == 1, directive.arguments[0].hasPrefix("/"), directive.arguments[0].hasSuffix("/*.conf") {
+                    return []
+                }
                 guard directive.arguments.count == 1, !directive.arguments[0].contains("*") else {
                     throw Malformed(description: "include \(directive.arguments) in \(url.lastPathComponent)")
                 }
