@@ -19,6 +19,7 @@ Phases, each failing the test with what it saw:
   hashing    3 rounds of 8 concurrent signups (scrypt at its concurrency limit): all 201, no container killed
   drill      `authctl drill --rotations 2 --revoke` from a container on the backend network (exit 0: no valid request
              failed; its propagation figures)
+  import     `authctl users import` of a bcrypt export from a container; the user logs in through the gateway
   kill       under a load of idempotent requests through the gateway, `docker kill` one notes replica, then one
              identity replica (figure: requests and failures in each; the bound is 0 failed)
   restart    `docker compose down` and `up` again: the user logs in, the note is there, the keyring holds the same
@@ -301,6 +302,30 @@ class Test:
         self.figures["hashing"] = {"concurrent_signups": 8, "rounds": 3, "seconds": round(seconds, 1)}
         say(f"hashing: 3 rounds of 8 concurrent signups, all 201, in {seconds:.1f} s; no container killed")
 
+    def import_users(self):
+        """`authctl users import` under compose: an export of the original Express app (bcrypt) mounted into the
+        authctl tool's container goes into identity's PostgreSQL database; its user logs in through the gateway
+        with the old password, and a second import skips it."""
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt  # the C library's crypt(3) (libxcrypt): bcrypt without a PyPI package; Python ≤ 3.12
+        name = f"{self.user}_imported"
+        password = "an old express password"
+        export = os.path.join(self.work, "users.json")
+        with open(export, "w") as file:
+            json.dump([{"id": 7001, "username": name,
+                        "password": crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}], file)
+        os.chmod(export, 0o644)
+        mount = ["-v", f"{export}:/import/users.json:ro"]
+        first = self.compose.run("run", "--rm", *mount, "authctl", "users", "import", "/import/users.json", timeout=120).stdout
+        check("imported 1 user" in first, f"users import: {first[-400:]}")
+        second = self.compose.run("run", "--rm", *mount, "authctl", "users", "import", "/import/users.json", timeout=120).stdout
+        check("imported 0 user" in second and "skipped 1" in second, f"users import, again: {second[-400:]}")
+        answer = call(self.http_port, "POST", "/login", body={"username": name, "password": password})
+        check(answer.status == 200, f"login of the imported user: {answer}")
+        say("import: `authctl users import` from a container; the imported user logs in with its bcrypt password")
+
     def kill(self):
         for service, path in (("notes", "/notes"), ("identity", "/me")):
             token = self.login()
@@ -500,7 +525,7 @@ def main():
     sampler = MemorySampler(arguments.project)
     sampler.start()
     try:
-        for phase in ("build", "up", "walk", "tls", "scale", "hashing", "drill", "kill", "restart", "down"):
+        for phase in ("build", "up", "walk", "tls", "scale", "hashing", "drill", "import_users", "kill", "restart", "down"):
             if phase == "down" and arguments.keep:
                 continue
             getattr(test, phase)()

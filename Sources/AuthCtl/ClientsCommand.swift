@@ -97,8 +97,10 @@ struct ClientsCommand: AsyncParsableCommand {
             commandName: "rotate",
             abstract: "Give a client a new token; the old one keeps working for --overlap seconds (default 3600).",
             discussion: """
-                Put the new token where the client reads it (for identity and notes under authctl up or compose: \
-                --token-file keys/identity.token, then restart that service) before the overlap ends.
+                Put the new token where the client reads it before the overlap ends, then restart that service: under \
+                authctl up, --token-file keys/identity.token; under compose, mount the service's secrets volume \
+                (docker compose run --rm -v authstack_secrets-identity:/target authctl clients rotate identity \
+                --token-file /target/identity.token).
                 """
         )
         /// The key service options.
