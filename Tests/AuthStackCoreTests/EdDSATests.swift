@@ -230,4 +230,21 @@ import Testing
             #expect(!text.contains("17, 17, 17"))
         }
     }
+
+    @Test func keyringRefusesMaterialThatDoesNotFitTheAlgorithm() throws {
+        var hs256WithPublicKey = Self.hs256Key("k-hs", .current)
+        hs256WithPublicKey.publicKey = Self.publicKey
+        var shortPublicKey = Self.edDSAKey("k-ed", .current, signer: false)
+        shortPublicKey.publicKey.removeLast()
+        var foreignPrivateKey = Self.edDSAKey("k-ed", .current)
+        foreignPrivateKey.secret = Self.otherPrivateKey
+        var shortPrivateKey = Self.edDSAKey("k-ed", .current)
+        shortPrivateKey.secret = SecretBytes(Array(Self.privateKey.bytes.dropLast()))
+        for (key, kid) in [(hs256WithPublicKey, "k-hs"), (shortPublicKey, "k-ed"), (foreignPrivateKey, "k-ed"), (shortPrivateKey, "k-ed")] {
+            #expect(throws: Keyring.Failure.invalidKeyMaterial(kid)) { try Keyring(version: 1, keys: [key]) }
+        }
+        var badKid = Self.edDSAKey("k-ed", .current)
+        badKid.kid = "k ed"
+        #expect(throws: Keyring.Failure.invalidKeyID) { try Keyring(version: 1, keys: [badKid]) }
+    }
 }

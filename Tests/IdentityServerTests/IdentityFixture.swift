@@ -15,7 +15,7 @@ import Testing
 struct IdentityFixture {
     var configuration: IdentityConfiguration
     let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
-    let keyring: Keyring?
+    var keyring: Keyring?
     let passwords: PasswordHashingPool
 
     init(keyring present: Bool = true, _ adjust: (inout IdentityConfiguration) -> Void = { _ in }) throws {
