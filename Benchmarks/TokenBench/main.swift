@@ -68,7 +68,8 @@ let claims = signer.claims(
     sessionID: UUID().uuidString.lowercased(),
     now: now
 )
-let token = signer.sign(claims, with: keyring.signingKey)
+let currentKey = try HS256Key(kid: keyring.currentKey.kid, secret: keyring.currentKey.secret)
+let token = signer.sign(claims, with: currentKey)
 let verifier = AccessTokenVerifier(policy: TokenVerificationPolicy(audience: "notes"))
 let verificationKeys = keyring.verificationKeys
 let nowSeconds = now.timeIntervalSince1970
@@ -102,11 +103,11 @@ results.append(
 let signingInput = Array(token.utf8[..<token.utf8.lastIndex(of: UInt8(ascii: "."))!])
 results.append(
     measure("HS256Key HMAC over the signing input (pre-keyed, returns [UInt8])", iterations: 200_000) {
-        signingInput.withUnsafeBytes { Double(keyring.signingKey.authenticationCode(for: $0).withUnsafeBytes { $0[0] }) }
+        signingInput.withUnsafeBytes { Double(currentKey.authenticationCode(for: $0).withUnsafeBytes { $0[0] }) }
     }
 )
 
-let symmetricKey = SymmetricKey(data: keyring.signingKey.secret.bytes)
+let symmetricKey = SymmetricKey(data: currentKey.secret.bytes)
 results.append(
     measure("swift-crypto HMAC<SHA256> one-shot, keyed per call", iterations: 200_000) {
         Double(HMAC<SHA256>.authenticationCode(for: signingInput, using: symmetricKey).withUnsafeBytes { $0[0] })
@@ -115,7 +116,38 @@ results.append(
 
 results.append(
     measure("AccessTokenSigner.sign (incl. jti from the CSPRNG)", iterations: 100_000) {
-        Double(signer.sign(signer.claims(subject: "u", username: "alice", sessionID: "s", now: now), with: keyring.signingKey).utf8.count)
+        Double(signer.sign(signer.claims(subject: "u", username: "alice", sessionID: "s", now: now), with: currentKey).utf8.count)
+    }
+)
+
+// The same token signed with an Ed25519 key (KEYS_ALGORITHM=EdDSA), verified with the public key alone.
+let edDSAPrivateKey = EdDSAKey.generatePrivateKey()
+let edDSAKeyring = try Keyring(
+    version: 1,
+    keys: [
+        KeyringKey(
+            kid: "k-eddsa",
+            algorithm: .edDSA,
+            secret: edDSAPrivateKey,
+            publicKey: EdDSAKey.publicKey(of: edDSAPrivateKey) ?? [],
+            status: .current,
+            createdAt: now,
+            activatedAt: now
+        )
+    ]
+)
+let edDSASigningKey = edDSAKeyring.signingKey!
+let edDSAToken = signer.sign(claims, with: edDSASigningKey)
+let edDSAVerificationKeys = try Keyring(jwkSetJSON: edDSAKeyring.jwkSetJSON(includingPrivateKeys: false)).verificationKeys
+_ = try verifier.verify(edDSAToken, keys: edDSAVerificationKeys, now: now)
+results.append(
+    measure("AccessTokenVerifier.verify EdDSA (String)", iterations: 20_000) {
+        (try? verifier.verify(edDSAToken, keys: edDSAVerificationKeys, now: now))?.expiresAt ?? 0
+    }
+)
+results.append(
+    measure("AccessTokenSigner.sign EdDSA (incl. jti from the CSPRNG)", iterations: 20_000) {
+        Double(signer.sign(signer.claims(subject: "u", username: "alice", sessionID: "s", now: now), with: edDSASigningKey).utf8.count)
     }
 )
 

@@ -91,6 +91,8 @@ struct KeyServiceClient {
         struct Key: Decodable {
             /// Its key id.
             let kid: String
+            /// What it signs with: `HS256` or `EdDSA`.
+            let alg: String
             /// `next`, `current`, `retiring` or `revoked`.
             let status: String
             /// When it was made.
@@ -115,8 +117,8 @@ struct KeyServiceClient {
 
         /// The keyring as a text table, one key per line.
         var table: String {
-            let header = ["KID", "STATUS", "CREATED", "ACTIVATED", "RETIRES", "REVOKED"]
-            let rows = keys.map { [$0.kid, $0.status, $0.createdAt ?? "-", $0.activatedAt ?? "-", $0.retireAt ?? "-", $0.revokedAt ?? "-"] }
+            let header = ["KID", "ALG", "STATUS", "CREATED", "ACTIVATED", "RETIRES", "REVOKED"]
+            let rows = keys.map { [$0.kid, $0.alg, $0.status, $0.createdAt ?? "-", $0.activatedAt ?? "-", $0.retireAt ?? "-", $0.revokedAt ?? "-"] }
             return "keyring version \(version), current \(currentKid)\n\n" + KeyServiceClient.table(header: header, rows: rows)
         }
     }

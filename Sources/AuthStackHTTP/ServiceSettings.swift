@@ -73,10 +73,6 @@ public struct ServiceSettings: Sendable, Equatable {
         bodyTimeout = try reader.seconds("\(prefix)_BODY_TIMEOUT", default: bodyTimeout, in: 1...3_600)
         corsOrigins = try reader.origins("\(prefix)_CORS_ORIGINS")
         metrics = try MetricsListener(prefix: prefix, reader: reader)
-        let level = try reader.text("LOG_LEVEL", default: "info", accepted: "trace, debug, info, notice, warning, error or critical")
-        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
-            throw InvalidSetting(variable: "LOG_LEVEL", reason: "expected trace, debug, info, notice, warning, error or critical")
-        }
-        self.logLevel = logLevel
+        logLevel = try reader.choice("LOG_LEVEL", default: Logger.Level.info)
     }
 }

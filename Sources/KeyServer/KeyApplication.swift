@@ -22,6 +22,7 @@ public func buildKeyApplication(
         store: store,
         sealer: sealer,
         policy: KeyLifecyclePolicy(configuration: configuration.lifecycle),
+        algorithm: configuration.algorithm,
         clock: clock
     )
     let clients = try await ClientManager.start(store: store, seeds: seeds, clock: clock, logger: runtime.logger)

@@ -13,6 +13,9 @@ public struct KeyServiceConfiguration: Sendable, Equatable {
     public var lifecycle = KeyLifecyclePolicy.Configuration()
     /// How often the scheduler checks (`KEYS_CHECK_INTERVAL`, seconds, default 10).
     public var checkInterval: Double = 10
+    /// What keys made from now on sign with (`KEYS_ALGORITHM`, `HS256` or `EdDSA`, default `HS256`); each existing
+    /// key keeps its own, so a change takes effect through rotation and rejects no valid token.
+    public var algorithm = KeyAlgorithm.hs256
 
     /// The defaults.
     public init() {}
@@ -30,6 +33,7 @@ public struct KeyServiceConfiguration: Sendable, Equatable {
         lifecycle.publishLead = try reader.seconds("KEYS_PUBLISH_LEAD", default: lifecycle.publishLead, in: 1...Self.longestPeriod)
         lifecycle.retention = try reader.seconds("KEYS_RETENTION", default: lifecycle.retention, in: 1...Self.longestPeriod)
         checkInterval = try reader.seconds("KEYS_CHECK_INTERVAL", default: checkInterval, in: 0.01...3_600)
+        algorithm = try reader.choice("KEYS_ALGORITHM", default: algorithm)
     }
 
     /// The longest rotation interval, publish lead or retention a setting may ask for: a year.

@@ -81,4 +81,57 @@ import Testing
         let token = try await jwtKitKeys().sign(payload, kid: JWKIdentifier(string: TokenFixtures.kid))
         #expect(TokenFixtures.rejection(token) == .wrongType)
     }
+
+    // MARK: EdDSA (Ed25519), with jwt-kit's own EdDSA keys built from the JWK members x and d
+
+    private static let edDSAPrivateKey = SecretBytes(Array(repeating: 0x5A, count: 32))
+
+    private static func edDSAKeyring() throws -> Keyring {
+        try Keyring(
+            version: 1,
+            keys: [
+                KeyringKey(
+                    kid: "k-ed",
+                    algorithm: .edDSA,
+                    secret: edDSAPrivateKey,
+                    publicKey: try #require(AuthStackCore.EdDSAKey.publicKey(of: edDSAPrivateKey)),
+                    status: .current,
+                    createdAt: TokenFixtures.nowDate,
+                    activatedAt: TokenFixtures.nowDate
+                )
+            ]
+        )
+    }
+
+    @Test func ourEdDSATokenVerifiesWithJWTKit() async throws {
+        let keyring = try Self.edDSAKeyring()
+        let x = Base64URL.encode(keyring.currentKey.publicKey)
+        let keys = await JWTKeyCollection().add(eddsa: try EdDSA.PublicKey(x: x, curve: .ed25519), kid: "k-ed")
+        let signer = AccessTokenSigner(issuer: "authstack", audience: ["identity", "notes"], timeToLive: 900)
+        let claims = signer.claims(subject: "user-10", username: "frank", sessionID: "s-4", now: TokenFixtures.nowDate)
+        let payload = try await keys.verify(signer.sign(claims, with: try #require(keyring.signingKey)), as: Payload.self)
+        #expect(payload.sub.value == "user-10")
+        #expect(payload.username == "frank")
+    }
+
+    @Test func jwtKitEdDSATokenVerifiesWithOurs() async throws {
+        let keyring = try Self.edDSAKeyring()
+        let d = Base64URL.encode(Self.edDSAPrivateKey.bytes)
+        let keys = await JWTKeyCollection().add(eddsa: try EdDSA.PrivateKey(d: d, curve: .ed25519), kid: "k-ed")
+        let payload = Payload(
+            iss: "authstack",
+            aud: AudienceClaim(value: ["notes"]),
+            sub: "user-11",
+            username: "grace",
+            sid: "s-5",
+            jti: "j-5",
+            iat: .init(value: TokenFixtures.nowDate),
+            exp: .init(value: TokenFixtures.nowDate.addingTimeInterval(600))
+        )
+        var header = JWTHeader()
+        header.typ = "at+jwt"
+        let token = try await keys.sign(payload, kid: "k-ed", header: header)
+        let verifierKeys = try Keyring(jwkSetJSON: keyring.jwkSetJSON(includingPrivateKeys: false)).verificationKeys
+        #expect(try TokenFixtures.notesVerifier.verify(token, keys: verifierKeys, now: TokenFixtures.nowDate).subject == "user-11")
+    }
 }

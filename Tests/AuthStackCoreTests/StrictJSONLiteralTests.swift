@@ -11,6 +11,7 @@ import Testing
         #expect(HeaderLiteral.crit == StrictJSON.Literal("crit"))
         #expect(HeaderLiteral.b64 == StrictJSON.Literal("b64"))
         #expect(HeaderLiteral.hs256 == StrictJSON.Literal("HS256"))
+        #expect(HeaderLiteral.edDSA == StrictJSON.Literal("EdDSA"))
     }
 
     @Test func claimLiteralsPackTheirNames() {

@@ -15,7 +15,7 @@ import Testing
 struct IdentityFixture {
     var configuration: IdentityConfiguration
     let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
-    let keyring: Keyring?
+    var keyring: Keyring?
     let passwords: PasswordHashingPool
 
     init(keyring present: Bool = true, _ adjust: (inout IdentityConfiguration) -> Void = { _ in }) throws {
@@ -47,7 +47,7 @@ struct IdentityFixture {
     func accessToken(subject: String, sessionID: String = "s_test") throws -> String {
         let signer = AccessTokenSigner(issuer: configuration.issuer, audience: configuration.audiences)
         let claims = signer.claims(subject: subject, username: "someone", sessionID: sessionID, now: clock.now)
-        return signer.sign(claims, with: try #require(keyring).signingKey)
+        return signer.sign(claims, with: try #require(keyring?.signingKey))
     }
 
     static func makeKeyring(at now: Date) throws -> Keyring {

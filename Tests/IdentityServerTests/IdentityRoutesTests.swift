@@ -285,4 +285,34 @@ import Testing
             try await client.execute(uri: "/readyz", method: .get) { #expect($0.status == .ok) }
         }
     }
+
+    /// A keyring whose current key is EdDSA without its private key (identity's client registered as a verifier)
+    /// cannot sign: signup is refused before it writes anything, as without a keyring.
+    @Test func anEdDSAKeyringWithoutPrivateKeysSignsNothingAndMakesNoUser() async throws {
+        var fixture = try IdentityFixture()
+        let privateKey = EdDSAKey.generatePrivateKey()
+        let now = fixture.clock.now
+        fixture.keyring = try Keyring(
+            version: 1,
+            keys: [
+                KeyringKey(
+                    kid: "k-ed",
+                    algorithm: .edDSA,
+                    secret: SecretBytes([]),
+                    publicKey: try #require(EdDSAKey.publicKey(of: privateKey)),
+                    status: .current,
+                    createdAt: now,
+                    activatedAt: now
+                )
+            ]
+        )
+        let verifierOnly = fixture
+        try await verifierOnly.application().test(.router) { client in
+            try await client.execute(uri: "/signup", method: .post, headers: J.jsonHeaders, body: J.credentials("early")) { response throws in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "1")
+            }
+            #expect(verifierOnly.passwords.completedOperations == 0, "no hash ran for a request that could not finish")
+        }
+    }
 }

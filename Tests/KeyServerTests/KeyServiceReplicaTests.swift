@@ -31,7 +31,7 @@ struct KeyServiceReplicaTests {
                 try await group.waitForAll()
             }
             let applied = try await database.postgresRowsAsText("(SELECT component, version FROM authstack_schema_migrations ORDER BY 1, 2)")
-            #expect(applied == "(identity,1)(keys,1)(keys,2)")
+            #expect(applied == "(identity,1)(keys,1)(keys,2)(keys,3)")
             let snapshot = try await database.keyStore().snapshot()
             #expect(snapshot.version == 1, "the first replica created the keys, the others found them")
             #expect(snapshot.keys.map(\.metadata.status).sorted { $0.rawValue < $1.rawValue } == [.current, .next])

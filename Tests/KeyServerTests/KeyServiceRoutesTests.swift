@@ -167,7 +167,7 @@ import Testing
                 #expect(secrets.allSatisfy { !text.contains($0) })
                 let listing = try json(response)
                 let key = (listing["keys"] as! [[String: Any]])[0]
-                #expect(Set(key.keys) == ["kid", "status", "created_at", "activated_at", "retire_at", "revoked_at"])
+                #expect(Set(key.keys) == ["kid", "alg", "status", "created_at", "activated_at", "retire_at", "revoked_at"])
             }
         }
     }

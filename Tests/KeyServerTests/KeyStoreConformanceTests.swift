@@ -11,12 +11,12 @@ enum TestKeys {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     static let sealer = try! KeySealer(masterKey: SecretBytes(Array(repeating: 9, count: 32)))
 
-    static func maker(secrets: SecretLog = SecretLog()) -> @Sendable () -> (kid: String, sealedSecret: [UInt8]) {
+    static func maker(secrets: SecretLog = SecretLog(), algorithm: KeyAlgorithm = .hs256) -> @Sendable () -> NewKey {
         {
             let kid = "k-\(UUID().uuidString.prefix(8).lowercased())"
             let secret = SecretBytes.random(count: 32)
             secrets.record(secret)
-            return (kid, sealer.seal(secret, kid: kid))
+            return NewKey(kid: kid, algorithm: algorithm, sealedSecret: sealer.seal(secret, kid: kid))
         }
     }
 }
@@ -122,9 +122,9 @@ enum TestKeys {
             listed[kind] = try await TestDatabase.with(kind, postgresOptions: TestPostgres.icuCollation) { database in
                 let store = try await database.keyStore()
                 let kids = Mutex(["k-a1", "k-B1"])  // the current key's, then the next key's
-                let maker: @Sendable () -> (kid: String, sealedSecret: [UInt8]) = {
+                let maker: @Sendable () -> NewKey = {
                     let kid = kids.withLock { $0.removeFirst() }
-                    return (kid, TestKeys.sealer.seal(SecretBytes.random(count: 32), kid: kid))
+                    return NewKey(kid: kid, algorithm: .hs256, sealedSecret: TestKeys.sealer.seal(SecretBytes.random(count: 32), kid: kid))
                 }
                 let snapshot = try await store.transact(now: TestKeys.t0, makeKey: maker) { policy.scheduledTransitions(for: $0, now: TestKeys.t0) }
                 #expect(try await store.snapshot() == snapshot)

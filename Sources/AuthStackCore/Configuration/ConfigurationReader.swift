@@ -191,6 +191,19 @@ public struct ConfigurationReader: Sendable {
         }
     }
 
+    /// One of a fixed set of values (`LOG_LEVEL`, `KEYS_ALGORITHM`), by raw value, in any case.
+    public func choice<Value: RawRepresentable & CaseIterable>(_ name: String, default value: Value) throws(InvalidSetting) -> Value
+    where Value.RawValue == String {
+        let names = Value.allCases.map(\.rawValue)
+        let accepted = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names[names.count - 1] : names.joined()
+        recorder?.note(name, value.rawValue, accepted)
+        guard let text = environment[name] else { return value }
+        guard let chosen = Value.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
+            throw InvalidSetting(variable: name, reason: "expected " + accepted)
+        }
+        return chosen
+    }
+
     /// `30`, not `30.0`; `0.5` as it is.
     private static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)

@@ -29,6 +29,8 @@ public enum KeyLifecycleStatus: String, Codable, Sendable, CaseIterable {
 public struct KeyMetadata: Sendable, Equatable, Codable {
     /// Unique, never reused key id.
     public var kid: String
+    /// What the key signs with (`alg` in the listing); fixed when the key is made.
+    public var algorithm: KeyAlgorithm
     /// Lifecycle state.
     public var status: KeyLifecycleStatus
     /// When the key was generated.
@@ -42,6 +44,7 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case kid, status
+        case algorithm = "alg"
         case createdAt = "created_at"
         case activatedAt = "activated_at"
         case retireAt = "retire_at"
@@ -52,6 +55,7 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(kid, forKey: .kid)
+        try container.encode(algorithm, forKey: .algorithm)
         try container.encode(status, forKey: .status)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(activatedAt, forKey: .activatedAt)
@@ -62,6 +66,7 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
     /// A key record.
     public init(
         kid: String,
+        algorithm: KeyAlgorithm = .hs256,
         status: KeyLifecycleStatus,
         createdAt: Date,
         activatedAt: Date? = nil,
@@ -69,6 +74,7 @@ public struct KeyMetadata: Sendable, Equatable, Codable {
         revokedAt: Date? = nil
     ) {
         self.kid = kid
+        self.algorithm = algorithm
         self.status = status
         self.createdAt = createdAt
         self.activatedAt = activatedAt

@@ -10,12 +10,17 @@ public enum KeyStatus: String, Codable, Sendable, CaseIterable {
     case previous
 }
 
-/// One HS256 key of the keyring: `kid`, secret, status and lifecycle timestamps.
+/// One key of the keyring: `kid`, algorithm, key material, status and lifecycle timestamps.
 public struct KeyringKey: Sendable, Equatable {
     /// Unique, never reused key identifier.
     public var kid: String
-    /// The HS256 secret (≥ 32 bytes); never printed.
+    /// What the key signs with; a token's `alg` must equal it.
+    public var algorithm: KeyAlgorithm
+    /// The secret part; never printed. HS256: the MAC secret (≥ 32 bytes). EdDSA: the 32-byte Ed25519 private key in a
+    /// signer's keyring, empty in a verifier's, which holds the public key only.
     public var secret: SecretBytes
+    /// EdDSA: the 32-byte Ed25519 public key (`x`). HS256: empty (the secret is the whole key).
+    public var publicKey: [UInt8]
     /// Lifecycle state.
     public var status: KeyStatus
     /// When the key was generated.
@@ -25,13 +30,47 @@ public struct KeyringKey: Sendable, Equatable {
     /// When a `previous` key leaves the keyring (rotation time + max access TTL + leeway).
     public var retireAt: Date?
 
-    /// Creates a key record.
+    /// An HS256 key.
     public init(kid: String, secret: SecretBytes, status: KeyStatus, createdAt: Date, activatedAt: Date? = nil, retireAt: Date? = nil) {
+        self.init(
+            kid: kid,
+            algorithm: .hs256,
+            secret: secret,
+            publicKey: [],
+            status: status,
+            createdAt: createdAt,
+            activatedAt: activatedAt,
+            retireAt: retireAt
+        )
+    }
+
+    /// A key of any algorithm; ``Keyring`` checks that the material fits the algorithm.
+    public init(
+        kid: String,
+        algorithm: KeyAlgorithm,
+        secret: SecretBytes,
+        publicKey: [UInt8],
+        status: KeyStatus,
+        createdAt: Date,
+        activatedAt: Date? = nil,
+        retireAt: Date? = nil
+    ) {
         self.kid = kid
+        self.algorithm = algorithm
         self.secret = secret
+        self.publicKey = publicKey
         self.status = status
         self.createdAt = createdAt
         self.activatedAt = activatedAt
         self.retireAt = retireAt
+    }
+
+    /// The key as a verifier may hold it: an EdDSA key without its private key; an HS256 key unchanged (verifying
+    /// needs the secret).
+    public var withoutPrivateKey: KeyringKey {
+        guard algorithm == .edDSA else { return self }
+        var key = self
+        key.secret = SecretBytes([])
+        return key
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Issues AuthStack access tokens: HS256 JWS compact, header `{"alg":"HS256","typ":"at+jwt","kid":…}` (docs/design.md §2).
+/// Issues AuthStack access tokens: JWS compact, header `{"alg":"HS256"|"EdDSA","typ":"at+jwt","kid":…}`, the `alg`
+/// being the signing key's own algorithm (docs/design.md §2).
 public struct AccessTokenSigner: Sendable {
     /// Default access-token lifetime: 15 minutes.
     public static let defaultTimeToLive: Double = 15 * 60
@@ -34,11 +35,16 @@ public struct AccessTokenSigner: Sendable {
         )
     }
 
-    /// Signs `claims` with `key`; the result is the compact serialisation.
+    /// Signs `claims` with the HS256 key `key`; the result is the compact serialisation.
     public func sign(_ claims: AccessTokenClaims, with key: HS256Key) -> String {
+        sign(claims, with: AccessTokenSigningKey(key))
+    }
+
+    /// Signs `claims` with `key` under the key's algorithm; the result is the compact serialisation.
+    public func sign(_ claims: AccessTokenClaims, with key: AccessTokenSigningKey) -> String {
         var header = JSONWriter(capacity: 64)
         header.beginObject()
-        header.member("alg", "HS256")
+        header.member("alg", key.algorithm.rawValue)
         header.member("typ", "at+jwt")
         header.member("kid", key.kid)
         header.endObject()
@@ -57,7 +63,6 @@ public struct AccessTokenSigner: Sendable {
         payload.endObject()
 
         let signingInput = Base64URL.encode(header.bytes) + "." + Base64URL.encode(payload.bytes)
-        let mac = Array(signingInput.utf8).withUnsafeBytes { key.authenticationCode(for: $0) }
-        return signingInput + "." + Base64URL.encode(Array(mac))
+        return signingInput + "." + Base64URL.encode(key.signature(for: Array(signingInput.utf8)))
     }
 }

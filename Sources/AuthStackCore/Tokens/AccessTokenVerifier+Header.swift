@@ -6,6 +6,7 @@ enum HeaderLiteral {
     static var crit: StrictJSON.Literal { .init(prefix: 0x74_69_72_63, length: 4) }
     static var b64: StrictJSON.Literal { .init(prefix: 0x34_36_62, length: 3) }
     static var hs256: StrictJSON.Literal { .init(prefix: 0x36_35_32_53_48, length: 5) }
+    static var edDSA: StrictJSON.Literal { .init(prefix: 0x41_53_44_64_45, length: 5) }
 }
 
 extension AccessTokenVerifier {
@@ -18,12 +19,16 @@ extension AccessTokenVerifier {
         var b64: StrictJSON.Value?
     }
 
-    /// Decodes and checks the header, then returns the position in `keys` of the key its `kid` names.
-    static func readHeader(_ segment: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {
+    /// Decodes and checks the header, then returns the key its `kid` names, which must be of the header's `alg`.
+    static func readHeader(_ segment: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> VerificationKeySet.KeyReference
+    {
         try withDecodedSegment(segment) { (json) throws(TokenRejection) in try checkHeader(json, keys: keys) }
     }
 
-    private static func checkHeader(_ json: UnsafeBufferPointer<UInt8>, keys: VerificationKeySet) throws(TokenRejection) -> Int {
+    private static func checkHeader(
+        _ json: UnsafeBufferPointer<UInt8>,
+        keys: VerificationKeySet
+    ) throws(TokenRejection) -> VerificationKeySet.KeyReference {
         var fields = HeaderFields()
         do {
             try StrictJSON.forEachMember(of: json) { name, value in
@@ -42,7 +47,13 @@ extension AccessTokenVerifier {
         } catch {
             throw .malformedHeader
         }
-        guard case .string(let alg)? = fields.alg, alg.matches(HeaderLiteral.hs256) else {
+        guard case .string(let alg)? = fields.alg else { throw .unsupportedAlgorithm }
+        let algorithm: KeyAlgorithm
+        if alg.matches(HeaderLiteral.hs256) {
+            algorithm = .hs256
+        } else if alg.matches(HeaderLiteral.edDSA) {
+            algorithm = .edDSA
+        } else {
             throw .unsupportedAlgorithm
         }
         guard case .string(let typ)? = fields.typ, isAccessTokenType(typ, in: json) else { throw .wrongType }
@@ -51,14 +62,11 @@ extension AccessTokenVerifier {
             guard case .bool(true) = b64 else { throw .unsupportedHeaderParameter }
         }
         guard case .string(let kid)? = fields.kid else { throw .missingKeyID }
-        let index: Int?
-        if kid.hasEscapes {
-            index = StrictJSON.bytes(of: kid, in: json).withUnsafeBufferPointer { keys.index(forKeyID: $0) }
-        } else {
-            index = keys.index(forKeyID: UnsafeBufferPointer(rebasing: json[kid.start..<kid.end]))
+        guard kid.hasEscapes else {
+            return try keys.reference(forKeyID: UnsafeBufferPointer(rebasing: json[kid.start..<kid.end]), algorithm: algorithm)
         }
-        guard let index else { throw .unknownKeyID }
-        return index
+        let unescaped = StrictJSON.bytes(of: kid, in: json)
+        return try unescaped.withUnsafeBufferPointer { (kid) throws(TokenRejection) in try keys.reference(forKeyID: kid, algorithm: algorithm) }
     }
 
     /// `typ` is a media type, compared case-insensitively (RFC 7515 §4.1.9); RFC 9068 allows both spellings.

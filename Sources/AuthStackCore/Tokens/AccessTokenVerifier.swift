@@ -27,8 +27,10 @@ public struct AccessTokenVerifier: Sendable {
         Result { () throws(TokenRejection) -> AccessTokenClaims in
             guard token.count <= policy.maximumLength else { throw .tooLong }
             let segments = try CompactSegments(token)
-            let keyIndex = try Self.readHeader(segments.header, keys: keys)
-            try Self.checkSignature(segments, keys: keys, keyIndex: keyIndex)
+            switch try Self.readHeader(segments.header, keys: keys) {
+            case .hs256(let index): try Self.checkSignature(segments, keys: keys, keyIndex: index)
+            case .edDSA(let index): try Self.checkSignature(segments, key: keys.edDSAKeys[index])
+            }
             let claims = try Self.readClaims(segments.payload)
             try checkClaims(claims, now: now)
             return claims
@@ -66,6 +68,16 @@ public struct AccessTokenVerifier: Sendable {
             guard Base64URL.decode(segments.signature, into: signature) == 32 else { return false }
             keys.authenticate(UnsafeRawBufferPointer(segments.signingInput), withKeyAt: keyIndex, into: computed.baseAddress!)
             return ConstantTime.equals(UnsafeRawBufferPointer(computed), UnsafeRawBufferPointer(signature))
+        }
+        guard valid else { throw .badSignature }
+    }
+
+    private static func checkSignature(_ segments: CompactSegments, key: EdDSAKey) throws(TokenRejection) {
+        // 64 bytes of Ed25519 signature encode to exactly 86 base64url characters.
+        guard segments.signature.count == 86 else { throw .badSignature }
+        let valid = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: EdDSAKey.signatureLength) { signature -> Bool in
+            guard Base64URL.decode(segments.signature, into: signature) == EdDSAKey.signatureLength else { return false }
+            return key.isValidSignature(UnsafeRawBufferPointer(signature), for: UnsafeRawBufferPointer(segments.signingInput))
         }
         guard valid else { throw .badSignature }
     }

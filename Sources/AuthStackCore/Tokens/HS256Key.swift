@@ -88,13 +88,41 @@ public struct HS256Key: Sendable {
 
 /// The keys a verifier currently holds (`next`, `current` and `previous`), looked up by `kid`.
 ///
-/// An immutable value: the keyring follower swaps in a new set; readers never lock.
+/// An immutable value: the keyring follower swaps in a new set; readers never lock. HS256 and EdDSA keys are kept
+/// apart, so the HS256 path scans and keys exactly what it did before EdDSA existed.
 public struct VerificationKeySet: Sendable {
-    /// The keys, at most ``Keyring/maximumVerifyingKeys``.
+    /// The HS256 keys; with ``edDSAKeys``, at most ``Keyring/maximumVerifyingKeys``.
     public let keys: [HS256Key]
+    /// The EdDSA keys (public keys; a signer's also hold their private keys).
+    public let edDSAKeys: [EdDSAKey]
 
-    /// A set of keys; `kid`s are expected to be unique (``Keyring`` guarantees it).
-    public init(_ keys: [HS256Key]) { self.keys = keys }
+    /// Where a `kid` was found: the algorithm's own list and the position in it.
+    enum KeyReference: Equatable {
+        /// ``VerificationKeySet/keys``[index].
+        case hs256(Int)
+        /// ``VerificationKeySet/edDSAKeys``[index].
+        case edDSA(Int)
+    }
+
+    /// A set of keys; `kid`s are expected to be unique across both lists (``Keyring`` guarantees it).
+    public init(_ keys: [HS256Key], edDSAKeys: [EdDSAKey] = []) {
+        self.keys = keys
+        self.edDSAKeys = edDSAKeys
+    }
+
+    /// The key named by `kid`, looked up among the keys of `algorithm` first. A `kid` held under the other algorithm
+    /// is `unsupportedAlgorithm` (a token's `alg` must equal its key's); one held under neither is `unknownKeyID`.
+    func reference(forKeyID kid: UnsafeBufferPointer<UInt8>, algorithm: KeyAlgorithm) throws(TokenRejection) -> KeyReference {
+        switch algorithm {
+        case .hs256:
+            if let index = index(forKeyID: kid) { return .hs256(index) }
+            if edDSAIndex(forKeyID: kid) != nil { throw .unsupportedAlgorithm }
+        case .edDSA:
+            if let index = edDSAIndex(forKeyID: kid) { return .edDSA(index) }
+            if index(forKeyID: kid) != nil { throw .unsupportedAlgorithm }
+        }
+        throw .unknownKeyID
+    }
 
     /// The position in ``keys`` of the key named by `kid`, compared byte for byte (a linear scan beats hashing for
     /// ≤ 32 short kids). Works on the elements in place: copying an `HS256Key` would copy 224 bytes of hash state.
@@ -107,6 +135,14 @@ public struct VerificationKeySet: Sendable {
                 if matches { return index }
             }
             return nil
+        }
+    }
+
+    /// The position in ``edDSAKeys`` of the key named by `kid`, compared byte for byte.
+    func edDSAIndex(forKeyID kid: UnsafeBufferPointer<UInt8>) -> Int? {
+        edDSAKeys.firstIndex { key in
+            key.kidBytes.count == kid.count
+                && key.kidBytes.withUnsafeBufferPointer { StrictJSON.memcmpEqual($0.baseAddress!, kid.baseAddress!, kid.count) }
         }
     }
 

@@ -9,7 +9,8 @@ public enum TokenRejection: Error, Equatable, Sendable {
     case malformed
     /// The header is not a strict JSON object.
     case malformedHeader
-    /// `alg` missing or not exactly `HS256` (this rejects `none`, `HS512`, `RS256`, … in every spelling).
+    /// `alg` missing, not exactly `HS256` or `EdDSA` (this rejects `none`, `HS512`, `RS256`, … in every spelling), or
+    /// not the algorithm of the key its `kid` names (no HS256/EdDSA confusion).
     case unsupportedAlgorithm
     /// `typ` missing or not `at+jwt` / `application/at+jwt` (RFC 9068 §2.1).
     case wrongType

@@ -21,19 +21,20 @@ extension IdentityRoutes {
     /// Identity cannot issue tokens before it holds a keyring: 503 before any write, so no user or session is left
     /// half-made.
     func requireSigningKey() throws {
-        guard keyring.current() != nil else {
+        guard keyring.current()?.keyring.signingKey != nil else {
             throw ProblemDetails(.serviceUnavailable, detail: "The service has no signing key yet; retry shortly.", retryAfter: 1)
         }
     }
 
     func signAccessToken(user: UserRecord, sessionID: String, now: Date) throws -> String {
-        guard let snapshot = keyring.current() else {
+        // An EdDSA keyring without private keys (identity's client registered as a verifier) cannot sign either.
+        guard let signingKey = keyring.current()?.keyring.signingKey else {
             throw ProblemDetails(.serviceUnavailable, detail: "The service has no signing key yet; retry shortly.", retryAfter: 1)
         }
         let signer = AccessTokenSigner(issuer: configuration.issuer, audience: configuration.audiences, timeToLive: configuration.accessTokenLifetime)
         return signer.sign(
             signer.claims(subject: user.id, username: user.username, sessionID: sessionID, now: now),
-            with: snapshot.keyring.signingKey
+            with: signingKey
         )
     }
 

@@ -2,8 +2,9 @@ import AuthStackCore
 import Crypto
 import Foundation
 
-/// Encrypts HS256 secrets at rest with AES-256-GCM under the master key, the key's `kid` as associated data
-/// (docs/design.md §4), so a sealed secret cannot be moved to another row without failing authentication.
+/// Encrypts key secrets (HS256 secrets and Ed25519 private keys alike) at rest with AES-256-GCM under the master key,
+/// the key's `kid` as associated data (docs/design.md §4), so a sealed secret cannot be moved to another row without
+/// failing authentication.
 ///
 /// Sealed form: `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`, a fresh random nonce per seal. Opening with the wrong
 /// master key or the wrong `kid` fails authentication: the key service reports that as a start-up error instead of

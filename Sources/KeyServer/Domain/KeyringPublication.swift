@@ -9,8 +9,10 @@ struct PublishedKeyring: Sendable, Equatable {
     var etag: String { "\"v\(version)\"" }
     /// When the `current` key started signing (for the key-age metric).
     let currentKeyActivatedAt: Date?
-    /// The JWK set document (contains secrets: only for authenticated clients).
+    /// The JWK set document for signers, EdDSA private keys included (contains secrets: only for authenticated clients).
     let body: [UInt8]
+    /// The same without EdDSA private keys, for verifiers and admins (HS256 secrets stay: verifying needs them).
+    let publicBody: [UInt8]
 }
 
 /// Holds the published keyring and wakes long-polling clients when it changes (docs/design.md §5 `?wait=`).

@@ -66,7 +66,7 @@ struct KeyServiceRoutes: Sendable {
     }
 
     private func keyring(_ request: Request) async throws -> Response {
-        let token = try authorize(request, allowing: [.verifier, .signer, .admin])
+        let (token, role) = try authorize(request, allowing: [.verifier, .signer, .admin])
         let wait = try waitSeconds(request)
         var published = await manager.publication.current
         if let tag = request.headers[.ifNoneMatch], tag == published.etag {
@@ -98,7 +98,8 @@ struct KeyServiceRoutes: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "application/json", .eTag: published.etag, .cacheControl: "no-store"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: published.body))
+            // Only a signer receives EdDSA private keys; verifiers and admins get the public part.
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: role == .signer ? published.body : published.publicBody))
         )
     }
 
@@ -140,9 +141,9 @@ struct KeyServiceRoutes: Sendable {
         return problem
     }
 
-    /// The caller's token when it is a client's with one of `roles`, or a 401/403 problem.
+    /// The caller's token and role when it is a client's with one of `roles`, or a 401/403 problem.
     @discardableResult
-    private func authorize(_ request: Request, allowing roles: Set<ClientRole>) throws -> String {
+    private func authorize(_ request: Request, allowing roles: Set<ClientRole>) throws -> (token: String, role: ClientRole) {
         // The scheme in any case (RFC 7235 §2.1), parsed as identity and notes parse it.
         guard let header = request.headers[.authorization], let credentials = BearerCredentials.token(in: header) else {
             throw Self.unauthorized
@@ -152,7 +153,7 @@ struct KeyServiceRoutes: Sendable {
         guard roles.contains(client.role) else {
             throw ProblemDetails(.forbidden, detail: "The \(client.role.rawValue) role cannot do this.")
         }
-        return token
+        return (token, client.role)
     }
 
     /// Runs a lifecycle operation, mapping its refusals to problems.

@@ -2,7 +2,7 @@ import AuthStackCore
 import Foundation
 
 /// The files in `keys/` that the stack's secrets live in (docs/design.md §8): `master.key`, which encrypts the key
-/// service's HS256 secrets at rest, and one `<client>.token` per key-service client.
+/// service's key secrets at rest, and one `<client>.token` per key-service client.
 ///
 /// Files are created with mode 0600 from the start (never written world-readable and then chmod-ed), and an existing
 /// file is never overwritten unless `force` is set: losing `master.key` makes every stored signing key unreadable.

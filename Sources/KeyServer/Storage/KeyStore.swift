@@ -10,6 +10,17 @@ struct StoredKey: Sendable, Equatable {
     var sealedSecret: [UInt8]
 }
 
+/// A key made for a transition: its kid, its algorithm (`KEYS_ALGORITHM` when it was made) and its sealed private part
+/// (the HS256 secret or the Ed25519 private key).
+struct NewKey: Sendable, Equatable {
+    /// The new, never reused kid.
+    var kid: String
+    /// What the key signs with.
+    var algorithm: KeyAlgorithm
+    /// `KeySealer` output.
+    var sealedSecret: [UInt8]
+}
+
 /// Every key, including history, and the keyring version they make.
 struct KeyStoreSnapshot: Sendable, Equatable {
     /// Bumped by every change that alters the distributed keyring.
@@ -33,7 +44,7 @@ protocol KeyStore: Sendable {
     /// Atomically decides and applies transitions at `now`; new keys come from `makeKey`.
     func transact(
         now: Date,
-        makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
+        makeKey: @escaping @Sendable () -> NewKey,
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot
 
@@ -63,14 +74,20 @@ extension KeyStoreSnapshot {
         _ transitions: [KeyTransition],
         to keys: [StoredKey],
         now: Date,
-        makeKey: () -> (kid: String, sealedSecret: [UInt8])
+        makeKey: () -> NewKey
     ) -> [StoredKey] {
         var sealed = Dictionary(uniqueKeysWithValues: keys.map { ($0.metadata.kid, $0.sealedSecret) })
+        var made: [String: KeyAlgorithm] = [:]
         let metadata = KeyLifecyclePolicy.apply(transitions, to: keys.map(\.metadata), now: now) {
             let key = makeKey()
             sealed[key.kid] = key.sealedSecret
+            made[key.kid] = key.algorithm
             return key.kid
         }
-        return metadata.map { StoredKey(metadata: $0, sealedSecret: sealed[$0.kid] ?? []) }
+        return metadata.map { metadata in
+            var metadata = metadata
+            if let algorithm = made[metadata.kid] { metadata.algorithm = algorithm }
+            return StoredKey(metadata: metadata, sealedSecret: sealed[metadata.kid] ?? [])
+        }
     }
 }

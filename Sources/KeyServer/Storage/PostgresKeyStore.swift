@@ -61,6 +61,13 @@ struct PostgresKeyStore: KeyStore {
                 "INSERT INTO clients_state (id, version) VALUES (1, 0)",
             ]
         ),
+        // Issue 19, item 4: a key's algorithm is part of the key; every key made before it is HS256.
+        PostgresMigration(
+            version: 3,
+            statements: [
+                "ALTER TABLE keys ADD COLUMN algorithm text NOT NULL DEFAULT 'HS256' CHECK (algorithm IN ('HS256', 'EdDSA'))"
+            ]
+        ),
     ]
 
     func snapshot() async throws -> KeyStoreSnapshot {
@@ -76,7 +83,7 @@ struct PostgresKeyStore: KeyStore {
 
     func transact(
         now: Date,
-        makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
+        makeKey: @escaping @Sendable () -> NewKey,
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot {
         try await pool.transaction { connection in
@@ -183,17 +190,21 @@ struct PostgresKeyStore: KeyStore {
         let version = try await stateVersion("keyring_state", locking: lock, connection)
         let rows = try await connection.rows(
             """
-            SELECT kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
+            SELECT kid, algorithm, status, sealed_secret, created_at, activated_at, retire_at, revoked_at FROM keys
             ORDER BY created_at, kid COLLATE "C"
             """
         )
         let keys = try rows.map { row -> StoredKey in
-            let (kid, statusText, sealed, createdAt, activatedAt, retireAt, revokedAt) = try row.decode(
-                (String, String, ByteBuffer, Double, Double?, Double?, Double?).self
+            let (kid, algorithmText, statusText, sealed, createdAt, activatedAt, retireAt, revokedAt) = try row.decode(
+                (String, String, String, ByteBuffer, Double, Double?, Double?, Double?).self
             )
             guard let status = KeyLifecycleStatus(rawValue: statusText) else { throw UnreadableKeyError(description: "key \(kid): unknown status") }
+            guard let algorithm = KeyAlgorithm(rawValue: algorithmText) else {
+                throw UnreadableKeyError(description: "key \(kid): unknown algorithm")
+            }
             let metadata = KeyMetadata(
                 kid: kid,
+                algorithm: algorithm,
                 status: status,
                 createdAt: Date(timeIntervalSince1970: createdAt),
                 activatedAt: activatedAt.map(Date.init(timeIntervalSince1970:)),
@@ -209,8 +220,8 @@ struct PostgresKeyStore: KeyStore {
         let metadata = key.metadata
         try await connection.rows(
             """
-            INSERT INTO keys (kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at)
-            VALUES (\(metadata.kid), \(metadata.status.rawValue), \(ByteBuffer(bytes: key.sealedSecret)), \(metadata.createdAt.timeIntervalSince1970),
+            INSERT INTO keys (kid, algorithm, status, sealed_secret, created_at, activated_at, retire_at, revoked_at)
+            VALUES (\(metadata.kid), \(metadata.algorithm.rawValue), \(metadata.status.rawValue), \(ByteBuffer(bytes: key.sealedSecret)), \(metadata.createdAt.timeIntervalSince1970),
                     \(metadata.activatedAt?.timeIntervalSince1970), \(metadata.retireAt?.timeIntervalSince1970),
                     \(metadata.revokedAt?.timeIntervalSince1970))
             ON CONFLICT (kid) DO UPDATE SET

@@ -51,6 +51,12 @@ struct SQLiteKeyStore: KeyStore {
                     """
             )
         }
+        // Issue 19, item 4: a key's algorithm is part of the key; every key made before it is HS256.
+        migrator.registerMigration("3-key-algorithm") { db in
+            try db.execute(
+                sql: "ALTER TABLE keys ADD COLUMN algorithm TEXT NOT NULL DEFAULT 'HS256' CHECK (algorithm IN ('HS256', 'EdDSA'))"
+            )
+        }
         return migrator
     }
 
@@ -60,7 +66,7 @@ struct SQLiteKeyStore: KeyStore {
 
     func transact(
         now: Date,
-        makeKey: @escaping @Sendable () -> (kid: String, sealedSecret: [UInt8]),
+        makeKey: @escaping @Sendable () -> NewKey,
         decide: @escaping @Sendable ([KeyMetadata]) throws -> [KeyTransition]
     ) async throws -> KeyStoreSnapshot {
         try await database.storageWrite { db in
@@ -144,8 +150,12 @@ struct SQLiteKeyStore: KeyStore {
             guard let status = KeyLifecycleStatus(rawValue: row["status"]) else {
                 throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "unknown key status")
             }
+            guard let algorithm = KeyAlgorithm(rawValue: row["algorithm"]) else {
+                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "unknown key algorithm")
+            }
             let metadata = KeyMetadata(
                 kid: row["kid"],
+                algorithm: algorithm,
                 status: status,
                 createdAt: Date(timeIntervalSince1970: row["created_at"]),
                 activatedAt: (row["activated_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
@@ -161,14 +171,14 @@ struct SQLiteKeyStore: KeyStore {
         let metadata = key.metadata
         try db.execute(
             sql: """
-                INSERT INTO keys (kid, status, sealed_secret, created_at, activated_at, retire_at, revoked_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO keys (kid, algorithm, status, sealed_secret, created_at, activated_at, retire_at, revoked_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (kid) DO UPDATE SET
                     status = excluded.status, activated_at = excluded.activated_at,
                     retire_at = excluded.retire_at, revoked_at = excluded.revoked_at
                 """,
             arguments: [
-                metadata.kid, metadata.status.rawValue, Data(key.sealedSecret), metadata.createdAt.timeIntervalSince1970,
+                metadata.kid, metadata.algorithm.rawValue, metadata.status.rawValue, Data(key.sealedSecret), metadata.createdAt.timeIntervalSince1970,
                 metadata.activatedAt?.timeIntervalSince1970, metadata.retireAt?.timeIntervalSince1970,
                 metadata.revokedAt?.timeIntervalSince1970,
             ]
